@@ -1,0 +1,158 @@
+"""The `loansvc` command: serve, migrate, manage API keys, seed the demo, write the OpenAPI file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from loansvc.config import get_settings
+
+app = typer.Typer(help="loansvc: housing loans for upgraded settlements.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys (the clear key is shown once).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+
+OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
+
+
+def _database():
+    from loansvc.db.session import Database
+
+    return Database(get_settings().database_url)
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64)] = 1,
+    reload: bool = False,
+) -> None:
+    """Serve the API with uvicorn."""
+    import uvicorn
+
+    uvicorn.run("loansvc.main:create_app", factory=True, host=host, port=port, workers=workers, reload=reload,
+                log_level="info", access_log=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Migrate the configured database (LOANSVC_DATABASE_URL) to the given revision."""
+    from loansvc.migrate import upgrade
+
+    upgrade(get_settings().database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = "base") -> None:
+    """Step the configured database back to the given revision."""
+    from loansvc.migrate import downgrade
+
+    downgrade(get_settings().database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="admin | loan_officer | finance_lead | partner")],
+    name: Annotated[str, typer.Option(help="a unique name for the key")],
+    lender: Annotated[str | None, typer.Option(help="the lender a partner key acts for")] = None,
+) -> None:
+    """Create a key; the key itself is printed alone on the last line."""
+    from loansvc.auth.service import create_key
+    from loansvc.domain.errors import DomainError
+
+    db = _database()
+    try:
+        with db.transaction() as session:
+            issued = create_key(session, name=name, role=role, lender_id=lender, created_by="cli")
+            typer.echo(f"created {issued.record.role} key {issued.record.name!r} (shown once, store it now):")
+            typer.echo(issued.key)
+    except DomainError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys (names, roles, lenders; never the keys)."""
+    from loansvc.auth.service import list_keys
+
+    with _database().transaction() as session:
+        for key in list_keys(session):
+            state = "revoked" if key.revoked_at else "active"
+            typer.echo(f"{key.name}\t{key.role}\t{key.lender_id or '-'}\t{key.prefix}...\t{state}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(name: str) -> None:
+    """Revoke a key by name."""
+    from loansvc.auth.service import revoke_key
+    from loansvc.domain.errors import DomainError
+
+    try:
+        with _database().transaction() as session:
+            revoke_key(session, name)
+    except DomainError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"revoked {name}")
+
+
+@app.command()
+def demo(serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = False, port: int = 8000) -> None:
+    """Migrate, seed the Stung Mean Chey demo programme (idempotent) and print one key per role."""
+    from loansvc.demo import seed
+    from loansvc.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    keys = seed(_database())
+    typer.echo("Demo programme ready: Stung Mean Chey, 570 households, 3 partner MFIs, the materials bank.")
+    typer.echo("API keys (Authorization: Bearer <key>):")
+    for role, key in keys.items():
+        typer.echo(f"  {role:<13} {key}")
+    typer.echo(f"Interactive docs: http://127.0.0.1:{port}/docs")
+    if serve_after:
+        serve(host="127.0.0.1", port=port, workers=1, reload=False)
+
+
+def render_openapi() -> str:
+    import yaml
+
+    from loansvc.config import Settings
+    from loansvc.main import create_app
+
+    spec = create_app(Settings(database_url="sqlite://")).openapi()
+    return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)
+
+
+@app.command()
+def openapi(
+    check: Annotated[bool, typer.Option("--check", help="exit 1 when openapi.yaml is stale")] = False,
+    path: Path = OPENAPI_PATH,
+) -> None:
+    """Write openapi.yaml from the app, or check that it is up to date."""
+    text = render_openapi()
+    if check:
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        if current != text:
+            typer.echo(f"{path} is stale: run `loansvc openapi`", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"{path} is up to date")
+        return
+    path.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {path}")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

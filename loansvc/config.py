@@ -1,0 +1,28 @@
+"""Settings, read from the environment with the LOANSVC_ prefix (pydantic-settings)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LOANSVC_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./loansvc.db"
+    environment: str = Field(default="development", description="development | test | production")
+    log_level: str = "INFO"
+    # The official NBC rate was about 4,085-4,118 KHR per USD in late 2023.
+    khr_per_usd: Decimal = Decimal("4100")
+    max_body_bytes: int = 1_000_000
+    default_page_limit: int = 50
+    max_page_limit: int = 500
+    idempotency_days: int = 30
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

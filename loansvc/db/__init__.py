@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy 2.0 base, engine and session handling, and the models."""

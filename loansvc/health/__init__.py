@@ -1,0 +1,1 @@
+"""Liveness with a database check."""

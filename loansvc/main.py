@@ -1,0 +1,40 @@
+"""create_app(): settings, database, routers and error handlers."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from loansvc import __version__
+from loansvc.auth.router import router as api_keys_router
+from loansvc.config import Settings, get_settings
+from loansvc.db.session import Database
+from loansvc.health.router import router as health_router
+from loansvc.registry.router import router as registry_router
+from loansvc.web import problems
+from loansvc.web.middleware import BodyLimitMiddleware, RequestLogMiddleware
+
+DESCRIPTION = """
+Housing loans for families rebuilding on titled parcels in upgraded settlements
+(pilot: Stung Mean Chey, Phnom Penh).
+
+Every endpoint except `GET /health` needs `Authorization: Bearer <key>`. Money and rates travel
+as decimal strings. Errors are RFC 9457 problem details with a stable `code`.
+"""
+
+ROUTERS = [health_router, api_keys_router, registry_router]
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(message)s")
+    app = FastAPI(title="loansvc", version=__version__, description=DESCRIPTION)
+    app.state.settings = settings
+    app.state.db = database or Database(settings.database_url)
+    for router in ROUTERS:
+        app.include_router(router)
+    problems.install(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLogMiddleware)
+    return app

@@ -1,0 +1,1 @@
+"""The registry: lenders, products, sites and households."""

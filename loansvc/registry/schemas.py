@@ -1,0 +1,231 @@
+"""Registry requests and responses. Money and rates are decimal strings; ids are strings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, model_validator
+
+from loansvc.web.types import (
+    Currency,
+    DecimalStr,
+    Name,
+    NonNegativeAmount,
+    OutModel,
+    PositiveAmount,
+    RatePercent,
+    ShortText,
+    StrictModel,
+)
+
+LenderKind = Literal["mfi", "materials_bank", "ngo_fund"]
+IncomeFrequency = Literal["daily", "weekly", "biweekly", "every_4_weeks", "monthly", "quarterly", "yearly"]
+RepaymentFrequency = Literal["monthly", "quarterly", "every_4_weeks", "biweekly", "weekly"]
+InterestMethod = Literal["declining_balance", "flat"]
+Amortization = Literal["equal_installments", "equal_principal"]
+InterestCalculation = Literal["per_period", "daily"]
+DayCount = Literal["actual/365", "actual/360", "actual/actual", "30/360"]
+Vulnerability = Literal["female_headed", "elderly_head", "disability", "chronic_illness"]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=30, pattern=r"^[0-9+ ()-]+$")]
+Milestone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+
+
+class LenderCreate(StrictModel):
+    name: Name
+    kind: LenderKind
+    default_currency: Currency = "USD"
+
+
+class LenderOut(OutModel):
+    id: str
+    name: str
+    kind: str
+    default_currency: str
+    created_at: datetime
+
+
+class FeeTerm(StrictModel):
+    name: ShortText
+    timing: Literal["upfront", "per_installment"] = "upfront"
+    amount: NonNegativeAmount | None = None
+    percent: Annotated[DecimalStr, Field(ge=0, le=100)] | None = None
+
+    @model_validator(mode="after")
+    def _one_of_amount_or_percent(self):
+        if (self.amount is None) == (self.percent is None):
+            raise ValueError("a fee has either an amount or a percent of the principal, not both")
+        return self
+
+
+class ProductCreate(StrictModel):
+    lender_id: str = Field(max_length=36)
+    name: Name
+    currency: Currency
+    annual_rate_percent: RatePercent
+    interest_method: InterestMethod = "declining_balance"
+    amortization: Amortization = "equal_installments"
+    frequency: RepaymentFrequency = "monthly"
+    interest_calculation: InterestCalculation = "per_period"
+    day_count: DayCount = "actual/365"
+    min_amount: PositiveAmount
+    max_amount: PositiveAmount
+    min_term: int = Field(ge=1, le=600)
+    max_term: int = Field(ge=1, le=600)
+    fees: list[FeeTerm] = Field(default_factory=list, max_length=20)
+    max_grace_principal_periods: int = Field(default=0, ge=0, le=60)
+    installment_multiple: PositiveAmount | None = None
+    milestones: list[Milestone] = Field(
+        default_factory=lambda: ["foundation", "structure", "roof", "finishing"], min_length=1, max_length=12
+    )
+
+    @model_validator(mode="after")
+    def _ranges(self):
+        if self.max_amount < self.min_amount:
+            raise ValueError("max_amount must be at least min_amount")
+        if self.max_term < self.min_term:
+            raise ValueError("max_term must be at least min_term")
+        if self.interest_method == "flat" and self.amortization != "equal_installments":
+            raise ValueError("flat interest implies equal_installments")
+        return self
+
+
+class FeeTermOut(OutModel):
+    name: str
+    timing: str
+    amount: DecimalStr | None = None
+    percent: DecimalStr | None = None
+
+
+class ProductOut(OutModel):
+    id: str
+    lender_id: str
+    name: str
+    currency: str
+    annual_rate_percent: DecimalStr
+    interest_method: str
+    amortization: str
+    frequency: str
+    interest_calculation: str
+    day_count: str
+    min_amount: DecimalStr
+    max_amount: DecimalStr
+    min_term: int
+    max_term: int
+    fees: list[FeeTermOut]
+    max_grace_principal_periods: int
+    installment_multiple: DecimalStr | None
+    milestones: list[str]
+    created_at: datetime
+
+
+class SiteCreate(StrictModel):
+    name: Name
+    district: Name
+    city: Name
+
+
+class SiteOut(OutModel):
+    id: str
+    name: str
+    district: str
+    city: str
+    created_at: datetime
+
+
+class IncomeIn(StrictModel):
+    source: ShortText
+    amount: NonNegativeAmount
+    frequency: IncomeFrequency = "monthly"
+    currency: Currency = "USD"
+
+
+class ExpenseIn(StrictModel):
+    category: ShortText
+    amount: NonNegativeAmount
+    frequency: IncomeFrequency = "monthly"
+    currency: Currency | None = None
+
+
+class DebtIn(StrictModel):
+    lender: Name
+    installment: PositiveAmount
+    frequency: IncomeFrequency = "monthly"
+    outstanding: NonNegativeAmount
+    currency: Currency | None = None
+
+
+class HouseholdFields(StrictModel):
+    parcel_code: Code
+    title_number: Code | None = None
+    head_name: Name
+    phone: Phone | None = None
+    household_size: int = Field(ge=1, le=50)
+    idpoor_level: Literal[0, 1, 2] = 0
+    vulnerabilities: list[Vulnerability] = Field(default_factory=list, max_length=4)
+    temporary_shelter: bool = False
+    incomes: list[IncomeIn] = Field(default_factory=list, max_length=30)
+    expenses: list[ExpenseIn] = Field(default_factory=list, max_length=30)
+    existing_debts: list[DebtIn] = Field(default_factory=list, max_length=30)
+
+
+class HouseholdCreate(HouseholdFields):
+    site_id: str = Field(max_length=36)
+
+
+class HouseholdPatch(StrictModel):
+    """Every field optional; a list given replaces the recorded one."""
+
+    parcel_code: Code | None = None
+    title_number: Code | None = None
+    head_name: Name | None = None
+    phone: Phone | None = None
+    household_size: int | None = Field(default=None, ge=1, le=50)
+    idpoor_level: Literal[0, 1, 2] | None = None
+    vulnerabilities: list[Vulnerability] | None = Field(default=None, max_length=4)
+    temporary_shelter: bool | None = None
+    incomes: list[IncomeIn] | None = Field(default=None, max_length=30)
+    expenses: list[ExpenseIn] | None = Field(default=None, max_length=30)
+    existing_debts: list[DebtIn] | None = Field(default=None, max_length=30)
+
+
+class IncomeOut(OutModel):
+    source: str
+    amount: DecimalStr
+    frequency: str
+    currency: str
+
+
+class ExpenseOut(OutModel):
+    category: str
+    amount: DecimalStr
+    frequency: str
+    currency: str | None
+
+
+class DebtOut(OutModel):
+    lender: str
+    installment: DecimalStr
+    frequency: str
+    outstanding: DecimalStr
+    currency: str | None
+
+
+class HouseholdOut(OutModel):
+    id: str
+    site_id: str
+    parcel_code: str
+    title_number: str | None
+    head_name: str
+    phone: str | None
+    household_size: int
+    idpoor_level: int
+    vulnerabilities: list[str]
+    temporary_shelter: bool
+    incomes: list[IncomeOut]
+    expenses: list[ExpenseOut]
+    existing_debts: list[DebtOut]
+    created_at: datetime
+    updated_at: datetime
+

@@ -1,0 +1,197 @@
+"""Registry use cases: create and read lenders, products, sites and households, scoped by caller.
+
+A partner key sees only its own lender's products and the households that applied to its lender;
+anything else is reported as not found, never as forbidden, so its existence is not revealed.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from loansvc.auth.principal import Principal
+from loansvc.db.models import (
+    Household,
+    HouseholdDebt,
+    HouseholdExpense,
+    HouseholdIncome,
+    HouseholdLender,
+    Lender,
+    Product,
+    Site,
+)
+from loansvc.domain.errors import Conflict, InvalidInput, NotFound
+from loansvc.domain.money import round_money
+from loansvc.registry import repository
+from loansvc.registry.schemas import (
+    HouseholdCreate,
+    HouseholdPatch,
+    LenderCreate,
+    ProductCreate,
+    SiteCreate,
+)
+from loansvc.web.problems import Forbidden
+
+
+def _partner_scope(principal: Principal) -> str | None:
+    return principal.lender_id if principal.is_partner else None
+
+
+# Lenders ------------------------------------------------------------------------------------------
+
+
+def create_lender(session: Session, body: LenderCreate) -> Lender:
+    if repository.name_taken(session, Lender, body.name):
+        raise Conflict(f"a lender named {body.name!r} already exists", code="LENDER_NAME_TAKEN")
+    lender = Lender(name=body.name, kind=body.kind, default_currency=body.default_currency)
+    session.add(lender)
+    session.flush()
+    return lender
+
+
+def get_lender(session: Session, lender_id: str) -> Lender:
+    lender = session.get(Lender, lender_id)
+    if lender is None:
+        raise NotFound(f"no lender {lender_id}", code="LENDER_NOT_FOUND")
+    return lender
+
+
+# Products -----------------------------------------------------------------------------------------
+
+
+def _check_minor_units(value: Decimal | None, currency: str, field: str) -> None:
+    if value is not None and value != round_money(value, currency):
+        raise InvalidInput(f"{field} has more decimals than {currency} allows", code="TOO_MANY_DECIMALS", field=field)
+
+
+def create_product(session: Session, principal: Principal, body: ProductCreate) -> Product:
+    if principal.is_partner and body.lender_id != principal.lender_id:
+        raise Forbidden("a partner creates products for its own lender only", code="OTHER_LENDER")
+    lender = session.get(Lender, body.lender_id)
+    if lender is None:
+        raise InvalidInput(f"no lender {body.lender_id}", code="UNKNOWN_LENDER", field="lender_id")
+    if repository.product_name_taken(session, lender.id, body.name):
+        raise Conflict(f"the lender already has a product named {body.name!r}", code="PRODUCT_NAME_TAKEN")
+    for field in ("min_amount", "max_amount"):
+        _check_minor_units(getattr(body, field), body.currency, field)
+    product = Product(
+        lender_id=lender.id,
+        name=body.name,
+        currency=body.currency,
+        annual_rate_percent=body.annual_rate_percent,
+        interest_method=body.interest_method,
+        amortization=body.amortization,
+        frequency=body.frequency,
+        interest_calculation=body.interest_calculation,
+        day_count=body.day_count,
+        min_amount=body.min_amount,
+        max_amount=body.max_amount,
+        min_term=body.min_term,
+        max_term=body.max_term,
+        fees=[fee.model_dump(mode="json", exclude_none=True) for fee in body.fees],
+        max_grace_principal_periods=body.max_grace_principal_periods,
+        installment_multiple=body.installment_multiple,
+        milestones=list(body.milestones),
+    )
+    session.add(product)
+    session.flush()
+    return product
+
+
+def list_products(session: Session, principal: Principal, limit: int, offset: int, lender_id: str | None = None):
+    scope = _partner_scope(principal)
+    if scope is not None and lender_id not in (None, scope):
+        return [], 0
+    return repository.page(session, repository.products_query(scope or lender_id), limit, offset)
+
+
+def get_product(session: Session, principal: Principal, product_id: str) -> Product:
+    product = session.get(Product, product_id)
+    scope = _partner_scope(principal)
+    if product is None or (scope is not None and product.lender_id != scope):
+        raise NotFound(f"no product {product_id}", code="PRODUCT_NOT_FOUND")
+    return product
+
+
+# Sites --------------------------------------------------------------------------------------------
+
+
+def create_site(session: Session, body: SiteCreate) -> Site:
+    if repository.name_taken(session, Site, body.name):
+        raise Conflict(f"a site named {body.name!r} already exists", code="SITE_NAME_TAKEN")
+    site = Site(name=body.name, district=body.district, city=body.city)
+    session.add(site)
+    session.flush()
+    return site
+
+
+def get_site(session: Session, site_id: str) -> Site:
+    site = session.get(Site, site_id)
+    if site is None:
+        raise NotFound(f"no site {site_id}", code="SITE_NOT_FOUND")
+    return site
+
+
+# Households ---------------------------------------------------------------------------------------
+
+
+def _finance_lines(body: HouseholdCreate | HouseholdPatch, household: Household) -> None:
+    if body.incomes is not None:
+        household.incomes = [HouseholdIncome(position=k, **i.model_dump()) for k, i in enumerate(body.incomes)]
+    if body.expenses is not None:
+        household.expenses = [HouseholdExpense(position=k, **e.model_dump()) for k, e in enumerate(body.expenses)]
+    if body.existing_debts is not None:
+        household.existing_debts = [
+            HouseholdDebt(position=k, **d.model_dump()) for k, d in enumerate(body.existing_debts)
+        ]
+
+
+def create_household(session: Session, body: HouseholdCreate) -> Household:
+    if session.get(Site, body.site_id) is None:
+        raise InvalidInput(f"no site {body.site_id}", code="UNKNOWN_SITE", field="site_id")
+    if repository.parcel_taken(session, body.site_id, body.parcel_code):
+        raise Conflict(f"parcel {body.parcel_code} of this site already has a household", code="PARCEL_TAKEN")
+    scalars = body.model_dump(exclude={"incomes", "expenses", "existing_debts"})
+    household = Household(**scalars)
+    household.incomes, household.expenses, household.existing_debts = [], [], []
+    _finance_lines(body, household)
+    session.add(household)
+    session.flush()
+    return household
+
+
+def list_households(session: Session, principal: Principal, site_id: str | None, limit: int, offset: int):
+    query = repository.households_query(site_id, _partner_scope(principal))
+    return repository.page(session, query, limit, offset)
+
+
+def get_household(session: Session, principal: Principal, household_id: str) -> Household:
+    household = repository.household(session, household_id, _partner_scope(principal))
+    if household is None:
+        raise NotFound(f"no household {household_id}", code="HOUSEHOLD_NOT_FOUND")
+    return household
+
+
+def patch_household(session: Session, principal: Principal, household_id: str, body: HouseholdPatch) -> Household:
+    household = get_household(session, principal, household_id)
+    changes = body.model_dump(exclude_unset=True, exclude={"incomes", "expenses", "existing_debts"})
+    for required in ("parcel_code", "head_name", "household_size", "idpoor_level", "temporary_shelter"):
+        if required in changes and changes[required] is None:
+            raise InvalidInput(f"{required} cannot be null", field=required)
+    if "parcel_code" in changes and repository.parcel_taken(
+        session, household.site_id, changes["parcel_code"], other_than=household.id
+    ):
+        raise Conflict(f"parcel {changes['parcel_code']} of this site already has a household", code="PARCEL_TAKEN")
+    for key, value in changes.items():
+        setattr(household, key, value)
+    _finance_lines(body, household)
+    session.flush()
+    return household
+
+
+def link_household_to_lender(session: Session, household_id: str, lender_id: str) -> None:
+    """Record that a household applied to a lender, so the lender's partner keys may see it."""
+    if session.get(HouseholdLender, (household_id, lender_id)) is None:
+        session.add(HouseholdLender(household_id=household_id, lender_id=lender_id))
+        session.flush()

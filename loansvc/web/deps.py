@@ -1,0 +1,79 @@
+"""Request dependencies: the database session (one transaction per request) and the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from sqlalchemy.orm import Session
+
+from loansvc.auth.service import authenticate
+
+from loansvc.auth.principal import Principal
+from loansvc.web.problems import Forbidden, Unauthorized
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """Commit when the endpoint returns, roll back when it raises: the request is the transaction."""
+    session: Session = request.app.state.db.session_factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+# scope="function": the commit happens before the response is sent, so a client never sees
+# a success that was not committed.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def current_principal(request: Request, session: SessionDep) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized()
+    principal = authenticate(session, token.strip())
+    if principal is None:
+        raise Unauthorized("the API key is unknown or revoked")
+    request.state.role = principal.role
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+ALL_ROLES = ("admin", "loan_officer", "finance_lead", "partner")
+
+
+def require(*roles: str):
+    """A dependency that admits the given roles (admin always) and refuses the rest with 403."""
+    allowed = set(roles) | {"admin"}
+
+    def _check(principal: PrincipalDep) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden(f"the {principal.role} role may not do this", code="ROLE_NOT_ALLOWED")
+        return principal
+
+    _check.allowed_roles = tuple(sorted(allowed))  # type: ignore[attr-defined]
+    return Depends(_check)
+
+
+@dataclass(frozen=True)
+class PageParams:
+    limit: int
+    offset: int
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=500, description="page size")] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> PageParams:
+    return PageParams(limit=limit, offset=offset)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]

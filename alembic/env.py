@@ -5,10 +5,9 @@ from __future__ import annotations
 from logging.config import fileConfig
 
 from alembic import context
-
 from loansvc.config import get_settings
-from loansvc.db.base import Base
 from loansvc.db import models  # noqa: F401  (registers every table on the metadata)
+from loansvc.db.base import Base
 from loansvc.db.session import make_engine
 
 config = context.config

@@ -35,8 +35,16 @@ def serve(
     """Serve the API with uvicorn."""
     import uvicorn
 
-    uvicorn.run("loansvc.main:create_app", factory=True, host=host, port=port, workers=workers, reload=reload,
-                log_level="info", access_log=False)
+    uvicorn.run(
+        "loansvc.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        log_level="info",
+        access_log=False,
+    )
 
 
 @db_app.command("upgrade")

@@ -30,12 +30,51 @@ SEED = 20260101
 SITE_NAME = "Stung Mean Chey"
 HOUSEHOLDS = 570
 
-FAMILY_NAMES = ["Sok", "Chan", "Kim", "Heng", "Meas", "Chea", "Lim", "Ouk", "Keo", "Pich", "Ros", "Sam", "Nov", "Yim"]
-GIVEN_NAMES = [
-    "Sreymom", "Dara", "Sophea", "Vanna", "Bopha", "Rithy", "Chenda", "Sokha", "Piseth", "Malis",
-    "Vuthy", "Srey Leak", "Kosal", "Channary", "Sovann", "Theary", "Narin", "Kanha", "Samnang", "Phalla",
+FAMILY_NAMES = [
+    "Sok",
+    "Chan",
+    "Kim",
+    "Heng",
+    "Meas",
+    "Chea",
+    "Lim",
+    "Ouk",
+    "Keo",
+    "Pich",
+    "Ros",
+    "Sam",
+    "Nov",
+    "Yim",
 ]
-INFORMAL = [("moto-taxi", 8, 15), ("street vending", 5, 12), ("construction labour", 8, 14), ("tuk-tuk", 10, 18)]
+GIVEN_NAMES = [
+    "Sreymom",
+    "Dara",
+    "Sophea",
+    "Vanna",
+    "Bopha",
+    "Rithy",
+    "Chenda",
+    "Sokha",
+    "Piseth",
+    "Malis",
+    "Vuthy",
+    "Srey Leak",
+    "Kosal",
+    "Channary",
+    "Sovann",
+    "Theary",
+    "Narin",
+    "Kanha",
+    "Samnang",
+    "Phalla",
+]
+MOBILE_PREFIXES = [10, 12, 15, 16, 17, 77, 78, 85, 89, 92, 96, 97]
+INFORMAL = [
+    ("moto-taxi", 8, 15),
+    ("street vending", 5, 12),
+    ("construction labour", 8, 14),
+    ("tuk-tuk", 10, 18),
+]
 
 MFIS = [
     ("Angkor Housing Microfinance", "USD"),
@@ -67,7 +106,7 @@ def _household(rng: random.Random, site: Site, number: int) -> Household:
         parcel_code=f"SMC-{number:03d}",
         title_number=f"PP-MC-2024-{100000 + number * 7:06d}",
         head_name=f"{rng.choice(FAMILY_NAMES)} {rng.choice(GIVEN_NAMES)}",
-        phone=f"0{rng.choice([10, 12, 15, 16, 17, 77, 78, 85, 89, 92, 96, 97])} {rng.randint(100, 999)} {rng.randint(100, 999)}",
+        phone=f"0{rng.choice(MOBILE_PREFIXES)} {rng.randint(100, 999)} {rng.randint(100, 999)}",
         household_size=size,
         idpoor_level=idpoor,
         vulnerabilities=vulnerabilities,
@@ -76,8 +115,14 @@ def _household(rng: random.Random, site: Site, number: int) -> Household:
     incomes = []
     garment_workers = rng.choice([0, 1, 1, 1, 2, 2]) if idpoor == 0 else rng.choice([0, 0, 1])
     for k in range(garment_workers):
-        incomes.append(("garment wage" if k == 0 else "garment wage (second earner)",
-                        _money(rng.choice([208, 208, 215, 225, 240])), "monthly", "USD"))
+        incomes.append(
+            (
+                "garment wage" if k == 0 else "garment wage (second earner)",
+                _money(rng.choice([208, 208, 215, 225, 240])),
+                "monthly",
+                "USD",
+            )
+        )
     if not incomes or rng.random() < 0.45:
         source, low, high = rng.choice(INFORMAL)
         if idpoor:
@@ -89,7 +134,8 @@ def _household(rng: random.Random, site: Site, number: int) -> Household:
     if rng.random() < 0.12:
         incomes.append(("rice harvest work (seasonal)", _money(rng.randint(150, 300)), "quarterly", "USD"))
     household.incomes = [
-        HouseholdIncome(position=k, source=s, amount=a, frequency=f, currency=c) for k, (s, a, f, c) in enumerate(incomes)
+        HouseholdIncome(position=k, source=s, amount=a, frequency=f, currency=c)
+        for k, (s, a, f, c) in enumerate(incomes)
     ]
     food = _money(rng.randint(25, 40) * size)
     expenses = [
@@ -100,14 +146,23 @@ def _household(rng: random.Random, site: Site, number: int) -> Household:
     if rng.random() < 0.3:
         expenses.append(("transport to work", _money(rng.randint(1, 2)), "daily"))
     household.expenses = [
-        HouseholdExpense(position=k, category=c, amount=a, frequency=f) for k, (c, a, f) in enumerate(expenses)
+        HouseholdExpense(position=k, category=c, amount=a, frequency=f)
+        for k, (c, a, f) in enumerate(expenses)
     ]
     debts = []
     if rng.random() < 0.3:
-        debts.append(("an MFI outside the programme", _money(rng.randint(30, 85)), "monthly",
-                      _money(rng.randint(3, 20) * 100)))
+        debts.append(
+            (
+                "an MFI outside the programme",
+                _money(rng.randint(30, 85)),
+                "monthly",
+                _money(rng.randint(3, 20) * 100),
+            )
+        )
     if rng.random() < 0.08:
-        debts.append(("informal moneylender", _money(rng.randint(2, 4)), "daily", _money(rng.randint(1, 4) * 100)))
+        debts.append(
+            ("informal moneylender", _money(rng.randint(2, 4)), "daily", _money(rng.randint(1, 4) * 100))
+        )
     household.existing_debts = [
         HouseholdDebt(position=k, lender=lender, installment=i, frequency=f, outstanding=o)
         for k, (lender, i, f, o) in enumerate(debts)
@@ -117,23 +172,38 @@ def _household(rng: random.Random, site: Site, number: int) -> Household:
 
 def _products(lender: Lender, currency: str) -> list[Product]:
     if currency == "KHR":
-        limits = dict(min_amount=Decimal("1000000"), max_amount=Decimal("20000000"), installment_multiple=Decimal("100"))
+        limits = dict(
+            min_amount=Decimal("1000000"), max_amount=Decimal("20000000"), installment_multiple=Decimal("100")
+        )
     else:
         limits = dict(min_amount=Decimal("250"), max_amount=Decimal("5000"), installment_multiple=None)
     common = dict(
-        lender_id=lender.id, currency=currency, annual_rate_percent=Decimal("18"), interest_method="declining_balance",
-        amortization="equal_installments", frequency="monthly", interest_calculation="per_period",
-        day_count="actual/365", min_term=12, max_term=48, max_grace_principal_periods=3,
+        lender_id=lender.id,
+        currency=currency,
+        annual_rate_percent=Decimal("18"),
+        interest_method="declining_balance",
+        amortization="equal_installments",
+        frequency="monthly",
+        interest_calculation="per_period",
+        day_count="actual/365",
+        min_term=12,
+        max_term=48,
+        max_grace_principal_periods=3,
         milestones=["foundation", "structure", "roof", "finishing"],
     )
     products = [Product(name=f"Home building loan ({currency})", fees=[], **limits, **common)]
     if currency == "USD":
-        products.append(Product(
-            name="Home improvement loan (KHR)", currency="KHR", min_amount=Decimal("1000000"),
-            max_amount=Decimal("12000000"), installment_multiple=Decimal("100"),
-            fees=[{"name": "administration", "timing": "upfront", "percent": "1"}],
-            **{k: v for k, v in common.items() if k != "currency"},
-        ))
+        products.append(
+            Product(
+                name="Home improvement loan (KHR)",
+                currency="KHR",
+                min_amount=Decimal("1000000"),
+                max_amount=Decimal("12000000"),
+                installment_multiple=Decimal("100"),
+                fees=[{"name": "administration", "timing": "upfront", "percent": "1"}],
+                **{k: v for k, v in common.items() if k != "currency"},
+            )
+        )
     return products
 
 
@@ -153,13 +223,27 @@ def seed_data(session: Session) -> None:
     session.flush()
     for lender, (_, currency) in zip(lenders, MFIS, strict=True):
         session.add_all(_products(lender, currency))
-    session.add(Product(
-        lender_id=bank.id, name="Materials in kind", currency="USD", annual_rate_percent=Decimal("0"),
-        interest_method="declining_balance", amortization="equal_installments", frequency="monthly",
-        interest_calculation="per_period", day_count="actual/365", min_amount=Decimal("50"),
-        max_amount=Decimal("2500"), min_term=6, max_term=36, fees=[], max_grace_principal_periods=3,
-        installment_multiple=None, milestones=["foundation", "structure", "roof", "finishing"],
-    ))
+    session.add(
+        Product(
+            lender_id=bank.id,
+            name="Materials in kind",
+            currency="USD",
+            annual_rate_percent=Decimal("0"),
+            interest_method="declining_balance",
+            amortization="equal_installments",
+            frequency="monthly",
+            interest_calculation="per_period",
+            day_count="actual/365",
+            min_amount=Decimal("50"),
+            max_amount=Decimal("2500"),
+            min_term=6,
+            max_term=36,
+            fees=[],
+            max_grace_principal_periods=3,
+            installment_multiple=None,
+            milestones=["foundation", "structure", "roof", "finishing"],
+        )
+    )
     session.add_all(_household(rng, site, n) for n in range(1, HOUSEHOLDS + 1))
     session.flush()
 
@@ -172,13 +256,18 @@ def issue_demo_keys(session: Session) -> dict[str, str]:
     keys = {}
     for role in DEMO_ROLES:
         name = f"demo-{role.replace('_', '-')}"
-        existing = session.scalar(select(ApiKey).where(ApiKey.name.like(f"{name}%"), ApiKey.revoked_at.is_(None)))
+        existing = session.scalar(
+            select(ApiKey).where(ApiKey.name.like(f"{name}%"), ApiKey.revoked_at.is_(None))
+        )
         if existing is not None:
             revoke_key(session, existing.name)
         count = session.scalar(select(ApiKey.id).where(ApiKey.name.like(f"{name}%")).order_by(None).limit(1))
         suffix = "" if count is None else f"-{random.SystemRandom().randrange(16**6):06x}"
         issued = create_key(
-            session, name=name + suffix, role=role, lender_id=partner_lender if role == "partner" else None,
+            session,
+            name=name + suffix,
+            role=role,
+            lender_id=partner_lender if role == "partner" else None,
             created_by="demo",
         )
         keys[role] = issued.key

@@ -12,6 +12,7 @@ from loansvc.config import Settings, get_settings
 from loansvc.db.session import Database
 from loansvc.health.router import router as health_router
 from loansvc.registry.router import router as registry_router
+from loansvc.schedules.router import router as schedules_router
 from loansvc.web import problems
 from loansvc.web.middleware import BodyLimitMiddleware, RequestLogMiddleware
 
@@ -23,7 +24,7 @@ Every endpoint except `GET /health` needs `Authorization: Bearer <key>`. Money a
 as decimal strings. Errors are RFC 9457 problem details with a stable `code`.
 """
 
-ROUTERS = [health_router, api_keys_router, registry_router]
+ROUTERS = [health_router, api_keys_router, registry_router, schedules_router]
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:

@@ -67,11 +67,11 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return Decimal(str(value))
 
 
-def Money() -> ExactDecimal:  # noqa: N802 - reads like a type in the models
+def Money() -> ExactDecimal:
     return ExactDecimal(20, 4)
 
 
-def Quantity() -> ExactDecimal:  # noqa: N802
+def Quantity() -> ExactDecimal:
     return ExactDecimal(20, 4)
 
 

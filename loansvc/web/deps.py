@@ -9,9 +9,8 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
-from loansvc.auth.service import authenticate
-
 from loansvc.auth.principal import Principal
+from loansvc.auth.service import authenticate
 from loansvc.web.problems import Forbidden, Unauthorized
 
 

@@ -107,7 +107,8 @@ def _loc_of(field: str | None) -> list[str | int]:
     parts: list[str | int] = ["body"]
     for piece in field.replace("]", "").split("."):
         name, _, index = piece.partition("[")
-        parts.append(name)
+        if name:
+            parts.append(int(name) if name.isdigit() else name)
         if index:
             parts.append(int(index))
     return parts
@@ -164,7 +165,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception):
         log.exception("unhandled error", extra={"path": request.url.path})
-        return problem_response(request, 500, "INTERNAL_ERROR", "an unexpected error occurred; it has been logged")
+        return problem_response(
+            request, 500, "INTERNAL_ERROR", "an unexpected error occurred; it has been logged"
+        )
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -15,7 +15,7 @@ def _decimal_text(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("expected a decimal string")
     if isinstance(value, float):
-        raise ValueError("send amounts as decimal strings (e.g. \"12.50\"), not JSON numbers with a fraction")
+        raise ValueError('send amounts as decimal strings (e.g. "12.50"), not JSON numbers with a fraction')
     if isinstance(value, str):
         value = value.strip()
         if not value or value.lower() in {"nan", "inf", "-inf", "+inf", "infinity", "-infinity", "snan"}:
@@ -29,7 +29,9 @@ def _decimal_out(value: Decimal) -> str:
     if isinstance(exponent, int) and exponent < -2:
         trimmed = value.normalize()
         trimmed_exp = trimmed.as_tuple().exponent
-        value = value.quantize(Decimal("0.01")) if isinstance(trimmed_exp, int) and trimmed_exp >= -2 else trimmed
+        value = (
+            value.quantize(Decimal("0.01")) if isinstance(trimmed_exp, int) and trimmed_exp >= -2 else trimmed
+        )
     return format(value, "f")
 
 
@@ -57,7 +59,9 @@ def _known_currency(value: Any) -> Any:
     raise ValueError(f"unknown currency; known: {', '.join(sorted(MINOR_UNITS))}")
 
 
-Currency = Annotated[str, BeforeValidator(_known_currency), Field(description="ISO 4217 code", examples=["USD"])]
+Currency = Annotated[
+    str, BeforeValidator(_known_currency), Field(description="ISO 4217 code", examples=["USD"])
+]
 
 
 class StrictModel(BaseModel):

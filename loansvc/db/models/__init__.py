@@ -1,6 +1,17 @@
 """All models, imported here so that Alembic and the app see one metadata."""
 
+from loansvc.db.models.affordability import Assessment, HousingModel, Material, Policy
 from loansvc.db.models.auth import ApiKey
+from loansvc.db.models.lending import (
+    AuditEntry,
+    Disbursement,
+    DisbursementLine,
+    IdempotencyRecord,
+    Inspection,
+    Loan,
+    ScheduledInstallment,
+    StockMovement,
+)
 from loansvc.db.models.registry import (
     Household,
     HouseholdDebt,
@@ -14,12 +25,24 @@ from loansvc.db.models.registry import (
 
 __all__ = [
     "ApiKey",
+    "Assessment",
+    "AuditEntry",
+    "Disbursement",
+    "DisbursementLine",
     "Household",
     "HouseholdDebt",
     "HouseholdExpense",
     "HouseholdIncome",
     "HouseholdLender",
+    "HousingModel",
+    "IdempotencyRecord",
+    "Inspection",
     "Lender",
+    "Loan",
+    "Material",
+    "Policy",
     "Product",
+    "ScheduledInstallment",
     "Site",
+    "StockMovement",
 ]

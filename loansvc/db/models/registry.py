@@ -63,6 +63,8 @@ class Product(IdMixin, TimestampMixin, Base):
     fees: Mapped[list[dict]] = mapped_column(JSON, default=list)
     max_grace_principal_periods: Mapped[int] = mapped_column(Integer, default=0)
     installment_multiple: Mapped[Decimal | None] = mapped_column(Money())
+    # the affordability policy version this product is assessed under (None: the default policy)
+    policy_version: Mapped[str | None] = mapped_column(String(50))
     milestones: Mapped[list[str]] = mapped_column(
         JSON, default=lambda: ["foundation", "structure", "roof", "finishing"]
     )

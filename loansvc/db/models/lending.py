@@ -1,0 +1,177 @@
+"""Loans from application to last disbursement: terms, schedule versions, disbursements, stock, audit.
+
+Money and stock movements are append-only rows; a schedule is re-amortized by writing a new version.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from loansvc.db.base import Base, IdMixin, Money, Quantity, TimestampMixin, UTCDateTime, utcnow
+from loansvc.db.models.enums import one_of
+
+LOAN_STATUSES = ("submitted", "approved", "rejected", "withdrawn", "active", "closed", "written_off")
+
+
+class Loan(IdMixin, TimestampMixin, Base):
+    __tablename__ = "loans"
+    __table_args__ = (
+        one_of("status", LOAN_STATUSES, "status_valid"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("term >= 1", name="term_positive"),
+        CheckConstraint("disbursed_amount >= 0", name="disbursed_not_negative"),
+        CheckConstraint(
+            "approved_amount IS NULL OR disbursed_amount <= approved_amount", name="disbursed_within_approval"
+        ),
+        Index("ix_loans_lender_status", "lender_id", "status"),
+        Index("ix_loans_household_status", "household_id", "status"),
+    )
+
+    household_id: Mapped[str] = mapped_column(ForeignKey("households.id"))
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), index=True)
+    lender_id: Mapped[str] = mapped_column(ForeignKey("lenders.id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    term: Mapped[int] = mapped_column(Integer)
+    purpose: Mapped[str] = mapped_column(String(500))
+    housing_model_code: Mapped[str | None] = mapped_column(String(50))
+    first_repayment_date: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="submitted")
+    submitted_on: Mapped[date] = mapped_column(Date)
+    submitted_by: Mapped[str] = mapped_column(String(100))
+    submitted_by_key_id: Mapped[str] = mapped_column(String(36))
+    assessment_id: Mapped[str | None] = mapped_column(ForeignKey("assessments.id"))
+    decided_on: Mapped[date | None] = mapped_column(Date)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decision_note: Mapped[str | None] = mapped_column(String(2000))
+    override_reason: Mapped[str | None] = mapped_column(String(2000))
+    approved_amount: Mapped[Decimal | None] = mapped_column(Money())
+    # the contract terms, frozen at approval (rate, method, frequency, fees ... as decimal strings)
+    terms: Mapped[dict | None] = mapped_column(JSON)
+    disbursed_amount: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    first_disbursed_on: Mapped[date | None] = mapped_column(Date)
+    last_event_on: Mapped[date] = mapped_column(Date)
+    schedule_version: Mapped[int] = mapped_column(Integer, default=0)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class ScheduledInstallment(Base):
+    """One installment of one version of a loan's schedule; the loan's schedule_version is current."""
+
+    __tablename__ = "scheduled_installments"
+    __table_args__ = (
+        CheckConstraint("principal >= 0 AND interest >= 0 AND fees >= 0", name="parts_not_negative"),
+        CheckConstraint("balance >= 0", name="balance_not_negative"),
+        Index("ix_scheduled_installments_due", "due_date"),
+    )
+
+    loan_id: Mapped[str] = mapped_column(ForeignKey("loans.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    due_date: Mapped[date] = mapped_column(Date)
+    principal: Mapped[Decimal] = mapped_column(Money())
+    interest: Mapped[Decimal] = mapped_column(Money())
+    fees: Mapped[Decimal] = mapped_column(Money())
+    total: Mapped[Decimal] = mapped_column(Money())
+    balance: Mapped[Decimal] = mapped_column(Money())
+
+
+class Disbursement(IdMixin, TimestampMixin, Base):
+    __tablename__ = "disbursements"
+    __table_args__ = (
+        one_of("kind", ("cash", "materials"), "kind_valid"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )
+
+    loan_id: Mapped[str] = mapped_column(ForeignKey("loans.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    milestone: Mapped[str] = mapped_column(String(50))
+    disbursed_on: Mapped[date] = mapped_column(Date, index=True)
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
+class DisbursementLine(IdMixin, Base):
+    """One material issued in kind: quantity at the catalog unit cost of the day."""
+
+    __tablename__ = "disbursement_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("value >= 0", name="value_not_negative"),
+    )
+
+    disbursement_id: Mapped[str] = mapped_column(ForeignKey("disbursements.id"), index=True)
+    material_id: Mapped[str] = mapped_column(ForeignKey("materials.id"))
+    sku: Mapped[str] = mapped_column(String(50))
+    quantity: Mapped[Decimal] = mapped_column(Quantity())
+    unit_cost: Mapped[Decimal] = mapped_column(Money())
+    value: Mapped[Decimal] = mapped_column(Money())
+
+
+class StockMovement(IdMixin, TimestampMixin, Base):
+    """Receipts add stock, issues remove it; the ledger is never rewritten."""
+
+    __tablename__ = "stock_movements"
+    __table_args__ = (
+        one_of("kind", ("receipt", "issue"), "kind_valid"),
+        CheckConstraint("quantity != 0", name="quantity_not_zero"),
+    )
+
+    material_id: Mapped[str] = mapped_column(ForeignKey("materials.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    quantity: Mapped[Decimal] = mapped_column(Quantity())
+    unit_cost: Mapped[Decimal] = mapped_column(Money())
+    supplier: Mapped[str | None] = mapped_column(String(200))
+    occurred_on: Mapped[date] = mapped_column(Date)
+    disbursement_id: Mapped[str | None] = mapped_column(ForeignKey("disbursements.id"))
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
+class Inspection(IdMixin, TimestampMixin, Base):
+    __tablename__ = "inspections"
+
+    loan_id: Mapped[str] = mapped_column(ForeignKey("loans.id"), index=True)
+    milestone: Mapped[str] = mapped_column(String(50))
+    inspected_on: Mapped[date] = mapped_column(Date)
+    inspector: Mapped[str] = mapped_column(String(200))
+    passed: Mapped[bool] = mapped_column()
+    notes: Mapped[str | None] = mapped_column(String(2000))
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
+class IdempotencyRecord(TimestampMixin, Base):
+    """The first response to a money- or stock-moving request, replayed for a retry with the same key."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("key_id", "idempotency_key", name="uq_idempotency_records_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key_id: Mapped[str] = mapped_column(String(36))
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(300))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[dict | list | None] = mapped_column(JSON)
+
+
+class AuditEntry(TimestampMixin, Base):
+    """Append-only history of every state change and money movement: who, when, what, before, after."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_entity", "entity_type", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entity_type: Mapped[str] = mapped_column(String(50))
+    entity_id: Mapped[str] = mapped_column(String(36))
+    loan_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    action: Mapped[str] = mapped_column(String(50))
+    actor_name: Mapped[str] = mapped_column(String(100))
+    actor_role: Mapped[str] = mapped_column(String(20))
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)

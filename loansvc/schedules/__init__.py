@@ -1,0 +1,1 @@
+"""Simulating repayment schedules and the true cost of any offer (APR/EIR)."""

@@ -1,0 +1,144 @@
+"""Requests and responses of /v1/schedules and /v1/rates. Money and rates are decimal strings."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from loansvc.web.types import (
+    Currency,
+    DecimalStr,
+    NonNegativeAmount,
+    OutModel,
+    PositiveAmount,
+    RatePercent,
+    ShortText,
+    StrictModel,
+)
+
+Frequency = Literal["monthly", "quarterly", "every_4_weeks", "biweekly", "weekly"]
+InterestMethod = Literal["declining_balance", "flat"]
+Amortization = Literal["equal_installments", "equal_principal"]
+InterestCalculation = Literal["per_period", "daily"]
+DayCount = Literal["actual/365", "actual/360", "actual/actual", "30/360"]
+Periods = Annotated[int, Field(ge=0, le=600)]
+Percent = Annotated[DecimalStr, Field(ge=0, le=100)]
+
+
+class FeeIn(StrictModel):
+    name: ShortText
+    timing: Literal["upfront", "per_installment"] = "upfront"
+    amount: NonNegativeAmount | None = None
+    percent: Percent | None = Field(default=None, description="percent of the principal")
+
+    @model_validator(mode="after")
+    def _one_of(self):
+        if (self.amount is None) == (self.percent is None):
+            raise ValueError("a fee has either an amount or a percent of the principal, not both")
+        return self
+
+
+class TrancheIn(StrictModel):
+    date: date
+    amount: PositiveAmount
+
+
+class SimulateRequest(StrictModel):
+    label: ShortText | None = Field(default=None, description="a name for the offer, echoed by compare")
+    principal: PositiveAmount
+    currency: Currency
+    annual_rate_percent: RatePercent
+    term: int = Field(ge=1, le=600)
+    frequency: Frequency = "monthly"
+    interest_method: InterestMethod = "declining_balance"
+    amortization: Amortization = "equal_installments"
+    interest_calculation: InterestCalculation = "per_period"
+    day_count: DayCount = "actual/365"
+    disbursement_date: date
+    first_repayment_date: date | None = None
+    grace_principal_periods: Periods = 0
+    grace_interest_periods: Periods = 0
+    interest_free_periods: Periods = 0
+    installment_multiple: PositiveAmount | None = None
+    rounding: Literal["half_even", "half_up"] = "half_even"
+    fees: list[FeeIn] = Field(default_factory=list, max_length=20)
+    tranches: list[TrancheIn] = Field(default_factory=list, max_length=60)
+
+
+class InstallmentOut(OutModel):
+    number: int
+    due_date: date
+    principal: DecimalStr
+    interest: DecimalStr
+    fees: DecimalStr
+    total: DecimalStr
+    balance: DecimalStr
+
+
+class Totals(OutModel):
+    principal: DecimalStr
+    interest: DecimalStr
+    fees: DecimalStr
+    total: DecimalStr
+
+
+class WarningOut(OutModel):
+    code: str
+    message: str
+
+
+class ScheduleResponse(OutModel):
+    currency: str
+    installment_amount: DecimalStr | None
+    installments: list[InstallmentOut]
+    totals: Totals
+    apr_percent: DecimalStr
+    eir_percent: DecimalStr
+    warnings: list[WarningOut]
+
+
+class OfferSummary(OutModel):
+    index: int
+    label: str | None
+    currency: str
+    principal: DecimalStr
+    term: int
+    frequency: str
+    installment_amount: DecimalStr | None
+    largest_installment: DecimalStr
+    total_interest: DecimalStr
+    total_fees: DecimalStr
+    total_cost: DecimalStr = Field(description="interest plus every fee: what the credit costs")
+    total_paid: DecimalStr
+    apr_percent: DecimalStr
+    eir_percent: DecimalStr
+    warnings: list[WarningOut]
+
+
+class CompareResponse(OutModel):
+    offers: list[OfferSummary]
+    cheapest_index: int | None = Field(
+        description="the offer with the lowest APR, among offers in one currency"
+    )
+
+
+class CashFlowIn(StrictModel):
+    date: date
+    amount: PositiveAmount
+
+
+class AprRequest(StrictModel):
+    method: Literal["actuarial", "effective"] = "actuarial"
+    unit_period: Literal[
+        "month", "semimonth", "quarter", "year", "week", "biweek", "four_weeks", "day", "term"
+    ] = "month"
+    advances: list[CashFlowIn] = Field(min_length=1, max_length=1000)
+    payments: list[CashFlowIn] = Field(min_length=1, max_length=2000)
+
+
+class AprResponse(OutModel):
+    apr_percent: DecimalStr
+    periodic_rate: DecimalStr
+    eir_percent: DecimalStr

@@ -1,0 +1,126 @@
+"""Simulation use cases: turn a request into loan terms, call the exact engine, shape the result.
+
+Nothing here touches the database: a simulation stores nothing.
+"""
+
+from __future__ import annotations
+
+from loansvc.domain import rates
+from loansvc.domain.errors import InvalidInput
+from loansvc.domain.money import Rounding
+from loansvc.domain.schedule import (
+    CAMBODIA,
+    Amortization,
+    DayCount,
+    Fee,
+    FeeTiming,
+    Frequency,
+    InterestCalculation,
+    InterestMethod,
+    JurisdictionRules,
+    LoanTerms,
+    Simulation,
+    Tranche,
+    simulate,
+)
+from loansvc.schedules.schemas import (
+    AprRequest,
+    AprResponse,
+    CompareResponse,
+    OfferSummary,
+    ScheduleResponse,
+    SimulateRequest,
+)
+
+
+def terms_from_request(req: SimulateRequest) -> LoanTerms:
+    return LoanTerms(
+        principal=req.principal,
+        currency=req.currency,
+        annual_rate_percent=req.annual_rate_percent,
+        term=req.term,
+        frequency=Frequency(req.frequency),
+        disbursement_date=req.disbursement_date,
+        interest_method=InterestMethod(req.interest_method),
+        amortization=Amortization(req.amortization),
+        interest_calculation=InterestCalculation(req.interest_calculation),
+        day_count=DayCount(req.day_count),
+        first_repayment_date=req.first_repayment_date,
+        grace_principal_periods=req.grace_principal_periods,
+        grace_interest_periods=req.grace_interest_periods,
+        interest_free_periods=req.interest_free_periods,
+        installment_multiple=req.installment_multiple,
+        rounding=Rounding(req.rounding),
+        fees=tuple(
+            Fee(name=f.name, timing=FeeTiming(f.timing), amount=f.amount, percent=f.percent) for f in req.fees
+        ),
+        tranches=tuple(Tranche(date=t.date, amount=t.amount) for t in req.tranches),
+    )
+
+
+def schedule_response(sim: Simulation) -> ScheduleResponse:
+    schedule = sim.schedule
+    return ScheduleResponse(
+        currency=schedule.currency,
+        installment_amount=schedule.installment_amount,
+        installments=list(schedule.installments),
+        totals={
+            "principal": schedule.total_principal,
+            "interest": schedule.total_interest,
+            "fees": schedule.total_fees,
+            "total": schedule.total,
+        },
+        apr_percent=sim.apr_percent,
+        eir_percent=sim.eir_percent,
+        warnings=[{"code": w.code, "message": w.message} for w in sim.warnings],
+    )
+
+
+def run_simulation(req: SimulateRequest, rules: JurisdictionRules = CAMBODIA) -> ScheduleResponse:
+    return schedule_response(simulate(terms_from_request(req), rules))
+
+
+def compare(offers: list[SimulateRequest], rules: JurisdictionRules = CAMBODIA) -> CompareResponse:
+    summaries = []
+    for index, req in enumerate(offers):
+        try:
+            sim = simulate(terms_from_request(req), rules)
+        except InvalidInput as exc:
+            # name the offer at fault: body -> index -> field
+            raise InvalidInput(
+                f"offer {index}: {exc.message}", code=exc.code, field=f"{index}.{exc.field or 'principal'}"
+            ) from exc
+        schedule = sim.schedule
+        summaries.append(
+            OfferSummary(
+                index=index,
+                label=req.label,
+                currency=schedule.currency,
+                principal=req.principal,
+                term=req.term,
+                frequency=req.frequency,
+                installment_amount=schedule.installment_amount,
+                largest_installment=max(i.total for i in schedule.installments),
+                total_interest=schedule.total_interest,
+                total_fees=schedule.total_fees,
+                total_cost=schedule.total_interest + schedule.total_fees,
+                total_paid=schedule.total,
+                apr_percent=sim.apr_percent,
+                eir_percent=sim.eir_percent,
+                warnings=[{"code": w.code, "message": w.message} for w in sim.warnings],
+            )
+        )
+    currencies = {s.currency for s in summaries}
+    cheapest = min(summaries, key=lambda s: (s.apr_percent, s.index)).index if len(currencies) == 1 else None
+    return CompareResponse(offers=summaries, cheapest_index=cheapest)
+
+
+def solve_apr(req: AprRequest) -> AprResponse:
+    advances = [rates.CashFlow(date=f.date, amount=f.amount) for f in req.advances]
+    payments = [rates.CashFlow(date=f.date, amount=f.amount) for f in req.payments]
+    result = rates.solve_rate(
+        rates.AprMethod(req.method), advances, payments, rates.UnitPeriod(req.unit_period)
+    )
+    return AprResponse(
+        apr_percent=result.apr_percent, periodic_rate=result.periodic_rate, eir_percent=result.eir_percent
+    )

@@ -50,11 +50,15 @@ def months_back(d: date, months: int) -> date:
 def whole_months_between(start: date, end: date) -> tuple[int, date]:
     """Whole months counted back from `end` without passing `start`, and the date reached.
 
-    Never chained: each candidate is `end` minus k months in one step.
+    Never chained: each candidate is `end` minus k months in one step. When `end` is `start`
+    plus k months (clamped), it is exactly k months: Appendix J (b)(3)(iv) measures a series on
+    the 29th or 30th to the last day of February, and a month-end series month end to month end.
     """
     k = (end.year - start.year) * 12 + end.month - start.month
     if k < 0:
         return 0, end
+    if add_months(start, k) == end:
+        return k, start
     reached = months_back(end, k)
     while k > 0 and reached < start:
         k -= 1

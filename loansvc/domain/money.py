@@ -37,7 +37,8 @@ def minor_unit(currency: str) -> int:
     try:
         return MINOR_UNITS[currency]
     except KeyError:
-        raise InvalidInput(f"unknown currency {currency!r}", code="UNKNOWN_CURRENCY", field="currency") from None
+        message = f"unknown currency {currency!r}"
+        raise InvalidInput(message, code="UNKNOWN_CURRENCY", field="currency") from None
 
 
 def quantum(currency: str) -> Decimal:

@@ -122,12 +122,10 @@ def _actuarial_time(start: date, when: date, unit: UnitPeriod) -> tuple[int, Dec
     if unit is UnitPeriod.MONTH:
         return months, Decimal((reached - start).days) / 30
     if unit is UnitPeriod.YEAR:
-        years = months // 12
-        year_reached = months_back(when, 12 * years)
-        rest_months, rest_reached = whole_months_between(start, year_reached)
-        if rest_reached == start:
+        years, rest_months = divmod(months, 12)
+        if reached == start:  # whole months: the rest is months / 12
             return years, Decimal(rest_months) / 12
-        return years, Decimal((year_reached - start).days) / 365
+        return years, Decimal((months_back(when, 12 * years) - start).days) / 365
     # semimonth and quarter: 30-day months plus the remaining days, cut into 15 or 90 days
     size = 15 if unit is UnitPeriod.SEMIMONTH else 90
     t, rest = divmod(30 * months + (reached - start).days, size)
@@ -183,10 +181,11 @@ def _powers(base: Decimal, exponents: Sequence[int]) -> dict[int, Decimal]:
     return {k: base**k for k in distinct}
 
 
-def _simple_guess(flows: Sequence[tuple[Decimal, Decimal, Decimal]]) -> Decimal:
-    """Simple-interest estimate of the rate: sum(c) / sum(c·time) over signed flows."""
-    weighted = sum((c * time for c, time, _ in flows if c > 0), _ZERO)
-    net = sum((c for c, _, _ in flows), _ZERO)
+def _simple_guess(flows: Sequence[tuple[Decimal, Decimal]]) -> Decimal:
+    """Simple-interest estimate of the rate, sum(c) / sum(c·time) over the payments: a start
+    close enough for Newton to need a handful of steps."""
+    weighted = sum((c * time for c, time in flows if c > 0), _ZERO)
+    net = sum((c for c, _ in flows), _ZERO)
     return net / weighted if weighted > 0 else _ZERO
 
 
@@ -246,7 +245,9 @@ def actuarial_rate(
                 slope -= pv * (t * v + f / odd)
             return value, slope
 
-        guess = _simple_guess([(c, t + f, f) for c, t, f in terms])
+        if not terms:  # every payment cancels an advance on its own date: nothing is charged
+            return _result(_ZERO, Decimal(_UNITS_PER_YEAR[unit]))
+        guess = _simple_guess([(c, t + f) for c, t, f in terms])
         i = _solve(g, guess, "payments")
         return _result(i, Decimal(_UNITS_PER_YEAR[unit]))
 
@@ -286,8 +287,8 @@ def effective_rate(advances: Sequence[CashFlow], payments: Sequence[CashFlow]) -
                 slope -= pv * t / u
             return value, slope
 
-        guess = _simple_guess([(c, t, t) for (c, _, _, _), t in zip(terms, years, strict=True)])
-        x = _solve(g, guess, "payments")
+        guess = _simple_guess([(c, t) for (c, _, _, _), t in zip(terms, years, strict=True)])
+        x = _solve(g, guess, "payments") if terms else _ZERO  # empty: every flow cancels out
         hundred_x = (x * _HUNDRED).quantize(_PERCENT_Q, rounding=ROUND_HALF_EVEN)
         return RateResult(
             apr_percent=hundred_x,

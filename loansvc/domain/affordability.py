@@ -1,0 +1,855 @@
+"""Affordability: what a household can carry, and why (issue 4, policy kh-housing-2026.1).
+
+Owns the cash-flow policy: monthly equivalents of incomes, expenses and debts, the surplus and
+the capacity for a new installment, the largest loan that fits, DSTI, the decision with its
+reasons, and the stress scenarios. Inputs, policy and result serialise to JSON-friendly dicts,
+so a stored assessment replays under its recorded policy to the same answer years later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import MISSING, dataclass, fields
+from datetime import date
+from decimal import ROUND_DOWN, Context, Decimal, InvalidOperation, localcontext
+from enum import Enum
+from typing import Any
+
+from loansvc.domain.errors import InvalidInput
+from loansvc.domain.money import MINOR_UNITS, quantum
+from loansvc.domain.schedule import (
+    MAX_AMOUNT,
+    Amortization,
+    DayCount,
+    Fee,
+    FeeTiming,
+    Frequency,
+    InterestCalculation,
+    InterestMethod,
+    LoanTerms,
+    annuity_payment,
+    build_schedule,
+    validate_terms,
+)
+
+# Inputs are bounded (<= 1e15, <= 12 decimals), so at 100 digits no sum or product ever rounds;
+# the only divisions are done on integers in _round_ratio.
+_EXACT = Context(prec=100)
+_PRESENT = Context(prec=34)  # the unrounded public helpers: Decimal128 precision, as in schedule
+_MAX_PLACES = Decimal("1e-12")
+_PERCENT = Decimal("0.01")
+_ZERO = Decimal(0)
+
+
+class CashFrequency(str, Enum):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    BIWEEKLY = "biweekly"
+    EVERY_4_WEEKS = "every_4_weeks"
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    YEARLY = "yearly"
+
+
+# Monthly factors as exact fractions; every one is a whole number of twelfths of a year.
+MONTHLY_FACTOR_FRACTIONS: dict[CashFrequency, tuple[int, int]] = {
+    CashFrequency.DAILY: (365, 12),
+    CashFrequency.WEEKLY: (52, 12),
+    CashFrequency.BIWEEKLY: (26, 12),
+    CashFrequency.EVERY_4_WEEKS: (13, 12),
+    CashFrequency.MONTHLY: (1, 1),
+    CashFrequency.QUARTERLY: (1, 3),
+    CashFrequency.YEARLY: (1, 12),
+}
+_TWELFTHS = {f: 12 * n // d for f, (n, d) in MONTHLY_FACTOR_FRACTIONS.items()}
+with localcontext(_PRESENT):
+    MONTHLY_FACTORS: dict[CashFrequency, Decimal] = {
+        f: Decimal(n) / Decimal(d) for f, (n, d) in MONTHLY_FACTOR_FRACTIONS.items()
+    }
+
+# The whole currency unit a maximum loan is rounded down to: riel prices go in hundreds.
+LOAN_AMOUNT_STEPS: dict[str, Decimal] = {"KHR": Decimal(100)}
+
+
+# ---------------------------------------------------------------- coercion and checks
+
+
+def _set(obj: object, name: str, value: object) -> None:
+    object.__setattr__(obj, name, value)  # frozen dataclasses normalise in __post_init__
+
+
+def _bad(message: str, field: str | None, code: str = "INVALID_INPUT") -> InvalidInput:
+    return InvalidInput(message, code=code, field=field)
+
+
+def _decimal(value: object, field: str) -> Decimal:
+    """Decimal, int or decimal string; a float is a programming error, never money."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float | bool):
+        raise TypeError(f"{field}: amounts travel as Decimal or strings, never float")
+    try:
+        return Decimal(value)  # type: ignore[arg-type]
+    except (InvalidOperation, TypeError, ValueError):
+        raise _bad(f"{field} must be a decimal number", field, "INVALID_DECIMAL") from None
+
+
+def _enum(cls: type[Enum], value: object, field: str) -> Any:
+    try:
+        return value if isinstance(value, cls) else cls(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in cls)
+        raise _bad(f"{field} must be one of {allowed}", field, "INVALID_ENUM") from None
+
+
+def _check_amount(value: Decimal, field: str, *, positive: bool = False) -> None:
+    """Finite, not negative (or positive), within bounds, at most 12 decimals."""
+    if not value.is_finite() or value > MAX_AMOUNT:
+        raise _bad(f"{field} must be a finite amount up to {MAX_AMOUNT:f}", field, "INVALID_AMOUNT")
+    if value < 0 or (positive and value == 0):
+        raise _bad(f"{field} must be {'> 0' if positive else '>= 0'}", field, "INVALID_AMOUNT")
+    with localcontext(_EXACT):
+        if value != value.quantize(_MAX_PLACES):
+            raise _bad(f"{field} has more than 12 decimals", field, "INVALID_AMOUNT")
+
+
+def _check_int(value: object, field: str, low: int, high: int | None = None) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < low or (high and value > high):
+        bound = f"from {low} to {high}" if high else f">= {low}"
+        raise _bad(f"{field} must be a whole number {bound}", field)
+
+
+def _check_currency(currency: object, field: str) -> None:
+    if currency not in MINOR_UNITS:
+        raise _bad(f"unknown currency {currency!r}", field, "UNKNOWN_CURRENCY")
+
+
+@contextmanager
+def _under(prefix: str, rename: dict[str, str] | None = None) -> Iterator[None]:
+    """Re-raise InvalidInput with its field named from the caller's point of view."""
+    try:
+        yield
+    except InvalidInput as e:
+        name = (rename or {}).get(e.field or "", e.field)
+        raise InvalidInput(e.message, code=e.code, field=f"{prefix}.{name}" if name else prefix) from None
+
+
+def _keys(d: object, cls: type) -> None:
+    """A snapshot dict names only the class's fields, and every field without a default."""
+    if not isinstance(d, dict):
+        raise _bad(f"expected an object for {cls.__name__}", None)
+    known = {f.name: f.default is MISSING and f.default_factory is MISSING for f in fields(cls)}
+    for name in sorted(set(d) - set(known)):
+        raise _bad(f"unknown field {name!r}", name, "UNKNOWN_FIELD")
+    for name, required in known.items():
+        if required and name not in d:
+            raise _bad(f"{name} is required", name, "MISSING_FIELD")
+
+
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
+
+
+# ---------------------------------------------------------------- currencies and monthly amounts
+
+
+def _conversion(from_currency: str, to_currency: str, khr_per_usd: Decimal) -> tuple[Decimal, Decimal]:
+    """(multiply, divide) taking an amount from one currency to the other."""
+    if from_currency == to_currency:
+        return Decimal(1), Decimal(1)
+    if (from_currency, to_currency) == ("USD", "KHR"):
+        return khr_per_usd, Decimal(1)
+    if (from_currency, to_currency) == ("KHR", "USD"):
+        return Decimal(1), khr_per_usd
+    raise _bad(
+        f"cannot convert {from_currency} to {to_currency}: only USD and KHR convert",
+        "currency",
+        "UNSUPPORTED_CONVERSION",
+    )
+
+
+def to_currency(amount: Decimal, from_currency: str, to_currency: str, khr_per_usd: Decimal) -> Decimal:
+    """`amount` in another currency at `khr_per_usd`, unrounded (34 digits for KHR -> USD)."""
+    _check_currency(from_currency, "currency")
+    _check_currency(to_currency, "currency")
+    multiply, divide = _conversion(from_currency, to_currency, khr_per_usd)
+    with localcontext(_PRESENT):
+        return amount * multiply / divide
+
+
+def monthly_amount(amount: Decimal, frequency: CashFrequency) -> Decimal:
+    """The monthly equivalent, unrounded: one multiplication then one division (12 daily -> 365)."""
+    numerator, denominator = MONTHLY_FACTOR_FRACTIONS[CashFrequency(frequency)]
+    with localcontext(_PRESENT):
+        return amount * numerator / denominator
+
+
+def _round_ratio(numerator: Decimal, denominator: Decimal, step: Decimal, down: bool = False) -> Decimal:
+    """numerator / denominator rounded once to a multiple of `step`, half-even (or down), on integers."""
+    a, b = numerator.as_integer_ratio()
+    c, d = (denominator * step).as_integer_ratio()
+    units, rest = divmod(a * d * (1 if c > 0 else -1), b * abs(c))  # floor division, rest >= 0
+    if not down and (2 * rest > b * abs(c) or (2 * rest == b * abs(c) and units % 2)):
+        units += 1
+    return (Decimal(units) * step).quantize(step)
+
+
+def _percent(part: Decimal, whole: Decimal) -> Decimal:
+    return _round_ratio(part * 100, whole, _PERCENT)
+
+
+# ---------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class CashLine:
+    label: str
+    amount: Decimal
+    frequency: CashFrequency
+    currency: str | None = None  # None: the assessment's currency
+
+    def __post_init__(self) -> None:
+        _set(self, "amount", _decimal(self.amount, "amount"))
+        _set(self, "frequency", _enum(CashFrequency, self.frequency, "frequency"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "amount": _s(self.amount),
+            "frequency": self.frequency.value,
+            "currency": self.currency,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CashLine:
+        _keys(d, cls)
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class DebtLine:
+    lender: str
+    installment: Decimal
+    frequency: CashFrequency
+    outstanding: Decimal
+    currency: str | None = None
+
+    def __post_init__(self) -> None:
+        _set(self, "installment", _decimal(self.installment, "installment"))
+        _set(self, "outstanding", _decimal(self.outstanding, "outstanding"))
+        _set(self, "frequency", _enum(CashFrequency, self.frequency, "frequency"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "lender": self.lender,
+            "installment": _s(self.installment),
+            "frequency": self.frequency.value,
+            "outstanding": _s(self.outstanding),
+            "currency": self.currency,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DebtLine:
+        _keys(d, cls)
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class LoanRequest:
+    """The loan to simulate, in the assessment's currency; amount None asks only for the maximum."""
+
+    amount: Decimal | None
+    annual_rate_percent: Decimal
+    term: int
+    frequency: Frequency
+    interest_method: InterestMethod = InterestMethod.DECLINING_BALANCE
+    amortization: Amortization = Amortization.EQUAL_INSTALLMENTS
+    grace_principal_periods: int = 0
+    installment_multiple: Decimal | None = None
+    fees: tuple[Fee, ...] = ()
+    interest_calculation: InterestCalculation = InterestCalculation.PER_PERIOD
+    day_count: DayCount = DayCount.ACTUAL_365
+
+    def __post_init__(self) -> None:
+        if self.amount is not None:
+            _set(self, "amount", _decimal(self.amount, "amount"))
+        _set(self, "annual_rate_percent", _decimal(self.annual_rate_percent, "annual_rate_percent"))
+        for name, cls in (
+            ("frequency", Frequency),
+            ("interest_method", InterestMethod),
+            ("amortization", Amortization),
+            ("interest_calculation", InterestCalculation),
+            ("day_count", DayCount),
+        ):
+            _set(self, name, _enum(cls, getattr(self, name), name))
+        if self.installment_multiple is not None:
+            _set(self, "installment_multiple", _decimal(self.installment_multiple, "installment_multiple"))
+        _set(self, "fees", tuple(self.fees))
+
+    def terms(self, principal: Decimal, currency: str, disbursement_date: date) -> LoanTerms:
+        return LoanTerms(
+            principal=principal,
+            currency=currency,
+            annual_rate_percent=self.annual_rate_percent,
+            term=self.term,
+            frequency=self.frequency,
+            disbursement_date=disbursement_date,
+            interest_method=self.interest_method,
+            amortization=self.amortization,
+            interest_calculation=self.interest_calculation,
+            day_count=self.day_count,
+            grace_principal_periods=self.grace_principal_periods,
+            installment_multiple=self.installment_multiple,
+            fees=self.fees,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in ("interest_method", "amortization", "interest_calculation", "day_count", "frequency"):
+            d[name] = d[name].value
+        d.update(
+            amount=_s(self.amount),
+            annual_rate_percent=_s(self.annual_rate_percent),
+            installment_multiple=_s(self.installment_multiple),
+        )
+        d["fees"] = [
+            {"name": f.name, "timing": f.timing.value, "amount": _s(f.amount), "percent": _s(f.percent)}
+            for f in self.fees
+        ]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LoanRequest:
+        _keys(d, cls)
+        fees = []
+        for i, fee in enumerate(d.get("fees", ())):
+            with _under(f"fees[{i}]"):
+                _keys(fee, Fee)
+                fees.append(Fee(**fee))
+        return cls(**{**d, "fees": tuple(fees)})
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssessmentInput:
+    currency: str
+    household_size: int
+    idpoor_level: int  # 0 = not IDPoor; 1 (very poor) or 2 (poor)
+    incomes: tuple[CashLine, ...]
+    expenses: tuple[CashLine, ...]
+    existing_debts: tuple[DebtLine, ...]  # declared by the household, at any lender
+    loan: LoanRequest | None
+    active_lenders: int = 0  # lenders in loansvc with an active loan to this household
+    extra_debt_service: Decimal = _ZERO  # monthly installments of those loans, in `currency`
+    as_of: date  # the disbursement date of simulated schedules
+
+    def __post_init__(self) -> None:
+        for name in ("incomes", "expenses", "existing_debts"):
+            _set(self, name, tuple(getattr(self, name)))
+        _set(self, "extra_debt_service", _decimal(self.extra_debt_service, "extra_debt_service"))
+        self._check()
+
+    def _check(self) -> None:
+        _check_currency(self.currency, "currency")
+        _check_int(self.household_size, "household_size", 1)
+        _check_int(self.idpoor_level, "idpoor_level", 0, 2)
+        _check_int(self.active_lenders, "active_lenders", 0)
+        _check_amount(self.extra_debt_service, "extra_debt_service")
+        if not isinstance(self.as_of, date):
+            raise _bad("as_of must be a date", "as_of")
+        if not self.incomes:
+            raise _bad("declare at least one income, even of zero", "incomes", "NO_INCOMES")
+        for group, amounts in (
+            ("incomes", ("amount",)),
+            ("expenses", ("amount",)),
+            ("existing_debts", ("installment", "outstanding")),
+        ):
+            for i, line in enumerate(getattr(self, group)):
+                field = f"{group}[{i}]"
+                for name in amounts:
+                    _check_amount(getattr(line, name), f"{field}.{name}")
+                if line.currency is not None:
+                    _check_currency(line.currency, f"{field}.currency")
+                    with _under(f"{field}.currency", {"currency": ""}):
+                        _conversion(line.currency, self.currency, Decimal(1))
+        if self.loan is not None:
+            probe = MAX_AMOUNT if self.loan.amount is None else self.loan.amount
+            with _under("loan", {"principal": "amount"}):
+                validate_terms(self.loan.terms(probe, self.currency, self.as_of))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "currency": self.currency,
+            "household_size": self.household_size,
+            "idpoor_level": self.idpoor_level,
+            "incomes": [line.to_dict() for line in self.incomes],
+            "expenses": [line.to_dict() for line in self.expenses],
+            "existing_debts": [line.to_dict() for line in self.existing_debts],
+            "loan": None if self.loan is None else self.loan.to_dict(),
+            "active_lenders": self.active_lenders,
+            "extra_debt_service": _s(self.extra_debt_service),
+            "as_of": self.as_of.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AssessmentInput:
+        _keys(d, cls)
+        values = dict(d)
+        for group, line_cls in (("incomes", CashLine), ("expenses", CashLine), ("existing_debts", DebtLine)):
+            lines = []
+            for i, line in enumerate(d.get(group, ())):
+                with _under(f"{group}[{i}]"):
+                    lines.append(line_cls.from_dict(line))
+            values[group] = tuple(lines)
+        if d.get("loan") is not None:
+            with _under("loan"):
+                values["loan"] = LoanRequest.from_dict(d["loan"])
+        if isinstance(d.get("as_of"), str):
+            try:
+                values["as_of"] = date.fromisoformat(d["as_of"])
+            except ValueError:
+                raise _bad("as_of must be an ISO date", "as_of") from None
+        return cls(**values)
+
+
+# ---------------------------------------------------------------- policy
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Every number of the policy, versioned; a version once used is never changed."""
+
+    version: str = "kh-housing-2026.1"
+    surplus_share: Decimal = Decimal("0.70")  # the installment takes at most 70 % of the surplus
+    income_share: Decimal = Decimal("0.50")  # and at most 50 % of income less existing debt service
+    max_dsti_percent: Decimal = Decimal("75")  # solvent up to 75 % (the sector's DSTI reading)
+    max_active_lenders: int = 3  # TOO_MANY_LENDERS from this many lenders
+    income_stress: Decimal = Decimal("0.80")  # income_minus_20pct
+    fx_stress: Decimal = Decimal("0.90")  # fx_10pct_adverse
+    rate_cap_percent: Decimal = Decimal("18")  # NBC Prakas B7-017-109 (2017)
+    khr_per_usd: Decimal = Decimal("4100")
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.version, str) or not self.version.strip():
+            raise _bad("version must be a non-empty string", "version", "INVALID_POLICY")
+        _check_int(self.max_active_lenders, "max_active_lenders", 1)
+        for f in fields(self):
+            if f.name in ("version", "max_active_lenders"):
+                continue
+            value = _decimal(getattr(self, f.name), f.name)
+            _set(self, f.name, value)
+            _check_amount(value, f.name, positive=f.name != "rate_cap_percent")
+            if f.name.endswith(("_share", "_stress")) and value > 1:
+                raise _bad(f"{f.name} is a share and must not exceed 1", f.name, "INVALID_POLICY")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            f.name: v if isinstance(v := getattr(self, f.name), str | int) else _s(v) for f in fields(self)
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Policy:
+        _keys(d, cls)
+        return cls(**d)
+
+
+DEFAULT_POLICY = Policy()
+
+
+# ---------------------------------------------------------------- result
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class StressResult:
+    scenario: str
+    dsti_after_percent: Decimal | None
+    surplus_after_loan: Decimal
+    passes: bool
+
+
+@dataclass(frozen=True)
+class Assessment:
+    policy_version: str
+    currency: str
+    monthly_income: Decimal
+    monthly_expenses: Decimal
+    monthly_debt_service: Decimal  # declared debts plus active loans in loansvc
+    monthly_surplus: Decimal
+    max_installment: Decimal
+    max_loan_amount: Decimal | None  # None when no loan terms were given
+    loan_installment: Decimal | None  # None when no loan amount was given
+    dsti_before_percent: Decimal | None  # None when income is zero or less
+    dsti_after_percent: Decimal | None
+    decision: str  # eligible | refer | ineligible
+    reasons: tuple[Reason, ...]
+    stress: tuple[StressResult, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name, value in d.items():
+            if isinstance(value, Decimal):
+                d[name] = _s(value)
+        d["reasons"] = [{"code": r.code, "message": r.message} for r in self.reasons]
+        d["stress"] = [
+            {
+                "scenario": s.scenario,
+                "dsti_after_percent": _s(s.dsti_after_percent),
+                "surplus_after_loan": _s(s.surplus_after_loan),
+                "passes": s.passes,
+            }
+            for s in self.stress
+        ]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Assessment:
+        _keys(d, cls)
+        values = {
+            k: Decimal(v) if isinstance(v, str) and k not in ("policy_version", "currency", "decision") else v
+            for k, v in d.items()
+        }
+        values["reasons"] = tuple(Reason(**r) for r in d["reasons"])
+        values["stress"] = tuple(
+            StressResult(
+                s["scenario"],
+                None if s["dsti_after_percent"] is None else Decimal(s["dsti_after_percent"]),
+                Decimal(s["surplus_after_loan"]),
+                s["passes"],
+            )
+            for s in d["stress"]
+        )
+        return cls(**values)
+
+
+# ---------------------------------------------------------------- the largest loan that fits
+
+
+def _loan_step(currency: str) -> Decimal:
+    return LOAN_AMOUNT_STEPS.get(currency, Decimal(1))
+
+
+def _monthly_installment(total: Decimal, frequency: Frequency, currency: str) -> Decimal:
+    # an installment as a monthly equivalent: x periods per year / 12, rounded once to the
+    # minor unit half-even (exact for monthly loans); the same figure max_loan_amount compares
+    return _round_ratio(total * frequency.periods_per_year, Decimal(12), quantum(currency))
+
+
+_SCAN_LIMIT = 64
+
+
+def max_loan_amount(capacity: Decimal, loan: LoanRequest, currency: str, as_of: date) -> Decimal:
+    """The largest amount, in whole units (1 USD, 100 KHR), whose schedule's largest installment,
+    as a monthly equivalent, is <= `capacity`; 0 when nothing fits.
+
+    The first installment after principal grace grows with the amount, and no amount whose first
+    one exceeds the capacity can fit: an annuity-formula guess, one Newton step, then a bisection
+    find the largest amount under that bound, and a short walk down from it finds the largest one
+    whose every installment (the last clears rounding residue and may be a little larger) fits.
+    """
+    with _under("loan", {"principal": "amount"}):
+        validate_terms(loan.terms(MAX_AMOUNT, currency, as_of))
+    if capacity <= 0:
+        return Decimal(0)
+    step = _loan_step(currency)
+    per_month = Decimal(loan.frequency.periods_per_year) / 12
+    top = int(MAX_AMOUNT / step)
+    seen: dict[int, tuple[Decimal, Decimal] | None] = {}
+
+    def probe(units: int) -> tuple[Decimal, Decimal] | None:
+        """(first installment after grace, largest installment) as monthly equivalents."""
+        if units not in seen:
+            try:
+                schedule = build_schedule(loan.terms(units * step, currency, as_of))
+            except InvalidInput as e:
+                if e.field != "fees":
+                    raise
+                seen[units] = None  # an amount the upfront fees would swallow: too small to lend
+            else:
+                totals = [i.total for i in schedule.installments]
+                first = _monthly_installment(totals[loan.grace_principal_periods], loan.frequency, currency)
+                seen[units] = (first, _monthly_installment(max(totals), loan.frequency, currency))
+        return seen[units]
+
+    def under_bound(units: int) -> bool:
+        found = probe(units) if units > 0 else None
+        return found is None or found[0] <= capacity
+
+    def fits(units: int) -> bool:
+        found = probe(units)
+        return found is not None and found[1] <= capacity
+
+    # analytic slope: monthly installment per step of amount (annuity, or principal + interest share)
+    rate = loan.annual_rate_percent / 100 / loan.frequency.periods_per_year
+    repaying = loan.term - loan.grace_principal_periods
+    if loan.interest_method is InterestMethod.FLAT or loan.amortization is Amortization.EQUAL_PRINCIPAL:
+        per_unit = 1 / Decimal(repaying) + rate
+    else:
+        per_unit = annuity_payment(Decimal(1), rate, repaying)
+    fixed = sum((f.amount for f in loan.fees if f.timing is FeeTiming.PER_INSTALLMENT and f.amount), _ZERO)
+    per_unit += sum(
+        (f.percent / 100 for f in loan.fees if f.timing is FeeTiming.PER_INSTALLMENT and f.percent), _ZERO
+    )
+    slope = per_unit * step * per_month
+
+    def clamp(units: Decimal) -> int:
+        return max(1, min(top, int(units.to_integral_value(rounding=ROUND_DOWN))))
+
+    guess = clamp((capacity - fixed * per_month) / slope)
+    found = probe(guess)
+    if found is not None:  # one Newton step on the exact schedule
+        guess = clamp(guess + (capacity - found[0]) / slope)
+    # bracket: under_bound(lo) and not under_bound(hi), galloping out from the guess
+    stride = 1
+    if under_bound(guess):
+        lo, hi = guess, top + 1
+        while lo + stride <= top:
+            if not under_bound(lo + stride):
+                hi = lo + stride
+                break
+            lo, stride = lo + stride, stride * 2
+        else:
+            if under_bound(top):
+                lo = top
+            else:
+                hi = top
+    else:
+        lo, hi = 0, guess
+        while hi - stride >= 1:
+            if under_bound(hi - stride):
+                lo = hi - stride
+                break
+            hi, stride = hi - stride, stride * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if under_bound(mid) else (lo, mid)
+    # walk down to the largest amount whose every installment fits
+    units = lo
+    while units > 0 and lo - units < _SCAN_LIMIT:
+        if fits(units):
+            return units * step
+        units -= 1
+    # coarse installment multiples only: settle for an edge where units fits and units + 1 does not
+    hi, stride = units + 1, 1
+    while units > 0 and not fits(units):
+        hi, units, stride = units, max(0, units - stride), stride * 2
+    while hi - units > 1:
+        mid = (units + hi) // 2
+        units, hi = (mid, hi) if fits(mid) else (units, mid)
+    return units * step
+
+
+# ---------------------------------------------------------------- the assessment
+
+
+def _money(amount: Decimal, currency: str) -> str:
+    return f"{currency} {amount:,f}"
+
+
+def _plain(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def assess(inp: AssessmentInput, policy: Policy = DEFAULT_POLICY) -> Assessment:
+    """Capacity, DSTI, the decision with its reasons, and the stress scenarios for one household."""
+    with localcontext(_EXACT):
+        return _assess(inp, policy)
+
+
+def _assess(inp: AssessmentInput, policy: Policy) -> Assessment:
+    cur, q, rate = inp.currency, quantum(inp.currency), policy.khr_per_usd
+    den = 12 * rate  # common denominator: every line's monthly value times 12 x rate is exact
+
+    def numerator(amount: Decimal, frequency: CashFrequency, line_currency: str | None) -> Decimal:
+        multiply, divide = _conversion(line_currency or cur, cur, rate)
+        return amount * _TWELFTHS[frequency] * multiply * (rate / divide)  # rate / divide is rate or 1
+
+    home = sum(
+        (numerator(i.amount, i.frequency, i.currency) for i in inp.incomes if i.currency in (None, cur)),
+        _ZERO,
+    )
+    foreign_lines = [i for i in inp.incomes if i.currency not in (None, cur)]
+    foreign = sum((numerator(i.amount, i.frequency, i.currency) for i in foreign_lines), _ZERO)
+    income = _round_ratio(home + foreign, den, q)
+    expenses = _round_ratio(
+        sum((numerator(e.amount, e.frequency, e.currency) for e in inp.expenses), _ZERO), den, q
+    )
+    debt_num = sum((numerator(d.installment, d.frequency, d.currency) for d in inp.existing_debts), _ZERO)
+    debt = _round_ratio(debt_num + inp.extra_debt_service * den, den, q)
+    surplus = income - expenses - debt
+    income_room = policy.income_share * income - debt
+    max_installment = max(_ZERO, min(policy.surplus_share * surplus, income_room)).quantize(
+        q, rounding=ROUND_DOWN
+    )
+
+    loan = inp.loan
+    max_loan = installment = None
+    if loan is not None:
+        max_loan = max_loan_amount(max_installment, loan, cur, inp.as_of)
+        if loan.amount is not None:
+            with _under("loan", {"principal": "amount"}):
+                schedule = build_schedule(loan.terms(loan.amount, cur, inp.as_of))
+            largest = max(i.total for i in schedule.installments)
+            installment = _monthly_installment(largest, loan.frequency, cur)
+    dsti_before = _percent(debt, income) if income > 0 else None
+    dsti_after = _percent(debt + installment, income) if income > 0 and installment is not None else None
+
+    # stress: without a loan amount, whether the household copes with what it already pays
+    def scenario(name: str, stressed_num: Decimal) -> tuple[StressResult, Decimal]:
+        stressed = _round_ratio(stressed_num, den, q)
+        after = stressed - expenses - debt - (installment or _ZERO)
+        dsti = _percent(debt + (installment or _ZERO), stressed) if stressed > 0 else None
+        passes = dsti is not None and dsti <= policy.max_dsti_percent and after >= 0
+        return StressResult(name, dsti, after, passes), stressed
+
+    income_cut = _plain((1 - policy.income_stress) * 100)
+    stress = [scenario(f"income_minus_{income_cut}pct", (home + foreign) * policy.income_stress)]
+    fx_cut = _plain((1 - policy.fx_stress) * 100)
+    if foreign_lines:
+        stress.append(scenario(f"fx_{fx_cut}pct_adverse", home + foreign * policy.fx_stress))
+
+    m = lambda amount: _money(amount, cur)  # noqa: E731
+    max_dsti = _plain(policy.max_dsti_percent)
+    reasons: list[Reason] = []
+    if income <= 0:
+        reasons.append(
+            Reason(
+                "INCOME_NOT_POSITIVE",
+                f"The household's income comes to {m(income)} a month. "
+                "With no income there is nothing to repay a loan from.",
+            )
+        )
+    if surplus <= 0:
+        left = "nothing" if surplus == 0 else f"a shortfall of {m(-surplus)}"
+        reasons.append(
+            Reason(
+                "NO_SURPLUS",
+                f"Each month the household earns {m(income)}, spends {m(expenses)} "
+                f"and pays {m(debt)} on existing debts, which leaves {left}. Nothing is left "
+                "over to repay a loan.",
+            )
+        )
+    judged = dsti_after if installment is not None else dsti_before
+    if judged is not None and judged > policy.max_dsti_percent:
+        paid = debt + (installment or _ZERO)
+        what = "With this loan, debt payments" if installment is not None else "Existing debt payments"
+        reasons.append(
+            Reason(
+                "DSTI_ABOVE_MAX",
+                f"{what} of {m(paid)} a month would take {judged}% of the "
+                f"household's income of {m(income)}; the policy allows at most {max_dsti}%.",
+            )
+        )
+    if installment is not None and installment > surplus:
+        reasons.append(
+            Reason(
+                "INSTALLMENT_EXCEEDS_SURPLUS",
+                f"The loan installment of {m(installment)} a month is "
+                "more than the household has left each month after expenses and existing debts "
+                f"({m(surplus)}).",
+            )
+        )
+    ineligible = bool(reasons)
+    if installment is not None and installment > max_installment:
+        largest = (
+            "no loan on these terms fits"
+            if not max_loan
+            else f"the largest loan on these terms is {m(max_loan)}"
+        )
+        reasons.append(
+            Reason(
+                "INSTALLMENT_ABOVE_CAPACITY",
+                f"The loan installment of {m(installment)} a month is "
+                f"above the {m(max_installment)} the household can safely pay: at most "
+                f"{_plain(policy.surplus_share * 100)}% of its monthly surplus of {m(surplus)}, and at "
+                f"most {_plain(policy.income_share * 100)}% of its income less existing debt payments "
+                f"({m(income_room.quantize(q, rounding=ROUND_DOWN))}); {largest}.",
+            )
+        )
+    if inp.idpoor_level in (1, 2):
+        reasons.append(
+            Reason(
+                "IDPOOR_REVIEW",
+                f"The household holds an IDPoor level {inp.idpoor_level} card. The "
+                "microfinance code of conduct asks for a thorough check of its repayment capacity, "
+                "so a loan officer must review this loan.",
+            )
+        )
+    lenders = _active_lenders(inp)
+    if lenders >= policy.max_active_lenders:
+        reasons.append(
+            Reason(
+                "TOO_MANY_LENDERS",
+                f"The household already has loans with {lenders} lenders; the "
+                f"policy refers every household with {policy.max_active_lenders} or more, to guard "
+                "against over-indebtedness.",
+            )
+        )
+    failing = []
+    for result, stressed in stress:
+        if not result.passes:
+            what = (
+                f"all income fell by {income_cut}%"
+                if result.scenario.startswith("income")
+                else f"incomes in other currencies lost {fx_cut}% of their value in {cur}"
+            )
+            after = result.surplus_after_loan
+            left = f"{m(after)} left" if after >= 0 else f"a shortfall of {m(-after)}"
+            share = (
+                "no income"
+                if result.dsti_after_percent is None
+                else f"{result.dsti_after_percent}% of income"
+            )
+            failing.append(
+                f"If {what}, to {m(stressed)} a month, the household would have {left} after "
+                f"{'the loan and ' if installment is not None else ''}its other commitments, and "
+                f"debt payments would take {share} (at most {max_dsti}% allowed)."
+            )
+    if failing:
+        reasons.append(Reason("STRESS_FAILS", " ".join(failing)))
+    if loan is not None and loan.annual_rate_percent > policy.rate_cap_percent:
+        reasons.append(
+            Reason(
+                "RATE_ABOVE_LEGAL_CAP",
+                f"The loan's interest rate of {loan.annual_rate_percent}% a "
+                f"year is above the legal cap of {_plain(policy.rate_cap_percent)}% a year for "
+                "microfinance lending.",
+            )
+        )
+
+    decision = "ineligible" if ineligible else "refer" if reasons else "eligible"
+    return Assessment(
+        policy_version=policy.version,
+        currency=cur,
+        monthly_income=income,
+        monthly_expenses=expenses,
+        monthly_debt_service=debt,
+        monthly_surplus=surplus,
+        max_installment=max_installment,
+        max_loan_amount=max_loan,
+        loan_installment=installment,
+        dsti_before_percent=dsti_before,
+        dsti_after_percent=dsti_after,
+        decision=decision,
+        reasons=tuple(reasons),
+        stress=tuple(result for result, _ in stress),
+    )
+
+
+def _active_lenders(inp: AssessmentInput) -> int:
+    """Distinct declared lenders still owed or still paid, plus lenders in loansvc. An unnamed
+    declared debt counts as its own lender; the caller must not declare a loansvc loan twice."""
+    named, unnamed = set(), 0
+    for debt in inp.existing_debts:
+        if debt.installment > 0 or debt.outstanding > 0:
+            key = debt.lender.strip().casefold()
+            if key:
+                named.add(key)
+            else:
+                unnamed += 1
+    return len(named) + unnamed + inp.active_lenders

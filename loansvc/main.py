@@ -7,10 +7,13 @@ import logging
 from fastapi import FastAPI
 
 from loansvc import __version__
+from loansvc.affordability.router import router as affordability_router
 from loansvc.auth.router import router as api_keys_router
 from loansvc.config import Settings, get_settings
 from loansvc.db.session import Database
 from loansvc.health.router import router as health_router
+from loansvc.loans.router import router as loans_router
+from loansvc.materials.router import router as materials_router
 from loansvc.registry.router import router as registry_router
 from loansvc.schedules.router import router as schedules_router
 from loansvc.web import problems
@@ -24,7 +27,15 @@ Every endpoint except `GET /health` needs `Authorization: Bearer <key>`. Money a
 as decimal strings. Errors are RFC 9457 problem details with a stable `code`.
 """
 
-ROUTERS = [health_router, api_keys_router, registry_router, schedules_router]
+ROUTERS = [
+    health_router,
+    api_keys_router,
+    registry_router,
+    schedules_router,
+    affordability_router,
+    materials_router,
+    loans_router,
+]
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:

@@ -44,7 +44,7 @@ def engine(database_url: str) -> Iterator[Engine]:
         try:
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             message = f"PostgreSQL at {database_url} does not answer: {exc.__class__.__name__}"
             if os.environ.get("CI") == "true":
                 pytest.exit(message, returncode=3)
@@ -115,8 +115,9 @@ def make_key(session):
 
     def _make(role: str, lender_id: str | None = None) -> dict[str, str]:
         counter["n"] += 1
-        issued = create_key(session, name=f"test-{role}-{counter['n']}", role=role, lender_id=lender_id,
-                            created_by="tests")
+        issued = create_key(
+            session, name=f"test-{role}-{counter['n']}", role=role, lender_id=lender_id, created_by="tests"
+        )
         session.commit()
         return {"Authorization": f"Bearer {issued.key}"}
 
@@ -146,7 +147,7 @@ def db_state(connection: Connection):
         out = {}
         for table in Base.metadata.sorted_tables:
             rows = connection.execute(select(table)).all()
-            out[table.name] = sorted((tuple(str(v) for v in row) for row in rows))
+            out[table.name] = sorted(tuple(str(v) for v in row) for row in rows)
         return out
 
     return _state

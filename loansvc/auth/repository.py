@@ -9,7 +9,9 @@ from loansvc.db.models import ApiKey
 
 
 def by_hash(session: Session, key_hash: str) -> ApiKey | None:
-    return session.scalars(select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))).first()
+    return session.scalars(
+        select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+    ).first()
 
 
 def by_name(session: Session, name: str) -> ApiKey | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+from pydantic import Field
+
 from loansvc.web.types import OutModel, ShortText, StrictModel
 
 Role = Literal["admin", "loan_officer", "finance_lead", "partner"]
@@ -13,7 +15,7 @@ Role = Literal["admin", "loan_officer", "finance_lead", "partner"]
 class ApiKeyCreate(StrictModel):
     name: ShortText
     role: Role
-    lender_id: str | None = None
+    lender_id: str | None = Field(default=None, max_length=36)
 
 
 class ApiKeyOut(OutModel):

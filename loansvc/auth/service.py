@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from loansvc.auth import repository
+from loansvc.auth.principal import Principal
 from loansvc.db.base import utcnow
 from loansvc.db.models import ApiKey, Lender
 from loansvc.domain.errors import Conflict, InvalidInput, NotFound
-from loansvc.auth.principal import Principal
 
 ROLES = ("admin", "loan_officer", "finance_lead", "partner")
 
@@ -44,16 +44,25 @@ def create_key(
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}", code="UNKNOWN_ROLE", field="role")
     if role == "partner" and not lender_id:
-        raise InvalidInput("a partner key needs the lender it acts for", code="LENDER_REQUIRED", field="lender_id")
+        raise InvalidInput(
+            "a partner key needs the lender it acts for", code="LENDER_REQUIRED", field="lender_id"
+        )
     if role != "partner" and lender_id:
-        raise InvalidInput("only partner keys are tied to a lender", code="LENDER_NOT_ALLOWED", field="lender_id")
+        raise InvalidInput(
+            "only partner keys are tied to a lender", code="LENDER_NOT_ALLOWED", field="lender_id"
+        )
     if lender_id and session.get(Lender, lender_id) is None:
         raise InvalidInput(f"no lender {lender_id}", code="UNKNOWN_LENDER", field="lender_id")
     if repository.by_name(session, name) is not None:
         raise Conflict(f"an API key named {name!r} already exists", code="KEY_NAME_TAKEN")
     key = "lsk_" + secrets.token_urlsafe(32)
     record = ApiKey(
-        name=name, role=role, lender_id=lender_id, key_hash=hash_key(key), prefix=key[:10], created_by=created_by
+        name=name,
+        role=role,
+        lender_id=lender_id,
+        key_hash=hash_key(key),
+        prefix=key[:10],
+        created_by=created_by,
     )
     session.add(record)
     session.flush()

@@ -62,9 +62,9 @@ class ExactDecimal(TypeDecorator[Decimal]):
             return None
         if isinstance(value, Decimal):
             return value
-        if isinstance(value, float):
-            return Decimal(repr(value))
-        return Decimal(str(value))
+        # same scale as PostgreSQL's NUMERIC(p, s) returns, so both engines read alike
+        exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
+        return exact.quantize(Decimal(1).scaleb(-self.impl.scale))
 
 
 def Money() -> ExactDecimal:

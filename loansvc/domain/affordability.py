@@ -9,8 +9,8 @@ so a stored assessment replays under its recorded policy to the same answer year
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import MISSING, dataclass, fields
+from contextlib import contextmanager, nullcontext
+from dataclasses import MISSING, dataclass, fields, is_dataclass
 from datetime import date
 from decimal import ROUND_DOWN, Context, Decimal, InvalidOperation, localcontext
 from enum import Enum
@@ -34,7 +34,7 @@ from loansvc.domain.schedule import (
 )
 
 # Inputs are bounded (<= 1e15, <= 12 decimals), so at 100 digits no sum or product ever rounds;
-# the only divisions are done on integers in _round_ratio.
+# the only divisions that reach a figure are done on integers, in _round_ratio.
 _EXACT = Context(prec=100)
 _PRESENT = Context(prec=34)  # the unrounded public helpers: Decimal128 precision, as in schedule
 _MAX_PLACES = Decimal("1e-12")
@@ -52,7 +52,7 @@ class CashFrequency(str, Enum):
     YEARLY = "yearly"
 
 
-# Monthly factors as exact fractions; every one is a whole number of twelfths of a year.
+# Monthly factors as exact fractions: each is a whole number of twelfths (daily: 365 / 12).
 MONTHLY_FACTOR_FRACTIONS: dict[CashFrequency, tuple[int, int]] = {
     CashFrequency.DAILY: (365, 12),
     CashFrequency.WEEKLY: (52, 12),
@@ -63,16 +63,16 @@ MONTHLY_FACTOR_FRACTIONS: dict[CashFrequency, tuple[int, int]] = {
     CashFrequency.YEARLY: (1, 12),
 }
 _TWELFTHS = {f: 12 * n // d for f, (n, d) in MONTHLY_FACTOR_FRACTIONS.items()}
-with localcontext(_PRESENT):
+with localcontext(_PRESENT):  # for display; sums use the fractions and divide once
     MONTHLY_FACTORS: dict[CashFrequency, Decimal] = {
         f: Decimal(n) / Decimal(d) for f, (n, d) in MONTHLY_FACTOR_FRACTIONS.items()
     }
 
-# The whole currency unit a maximum loan is rounded down to: riel prices go in hundreds.
+# The whole currency unit a maximum loan is rounded down to (1 elsewhere): riel prices go in hundreds.
 LOAN_AMOUNT_STEPS: dict[str, Decimal] = {"KHR": Decimal(100)}
 
 
-# ---------------------------------------------------------------- coercion and checks
+# ---------------------------------------------------------------- coercion, checks, snapshots
 
 
 def _set(obj: object, name: str, value: object) -> None:
@@ -116,8 +116,9 @@ def _check_amount(value: Decimal, field: str, *, positive: bool = False) -> None
 
 def _check_int(value: object, field: str, low: int, high: int | None = None) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < low or (high and value > high):
-        bound = f"from {low} to {high}" if high else f">= {low}"
-        raise _bad(f"{field} must be a whole number {bound}", field)
+        raise _bad(
+            f"{field} must be a whole number {f'from {low} to {high}' if high else f'>= {low}'}", field
+        )
 
 
 def _check_currency(currency: object, field: str) -> None:
@@ -135,20 +136,32 @@ def _under(prefix: str, rename: dict[str, str] | None = None) -> Iterator[None]:
         raise InvalidInput(e.message, code=e.code, field=f"{prefix}.{name}" if name else prefix) from None
 
 
-def _keys(d: object, cls: type) -> None:
-    """A snapshot dict names only the class's fields, and every field without a default."""
-    if not isinstance(d, dict):
-        raise _bad(f"expected an object for {cls.__name__}", None)
-    known = {f.name: f.default is MISSING and f.default_factory is MISSING for f in fields(cls)}
-    for name in sorted(set(d) - set(known)):
-        raise _bad(f"unknown field {name!r}", name, "UNKNOWN_FIELD")
-    for name, required in known.items():
-        if required and name not in d:
+def _json(value: Any) -> Any:
+    """A dataclass as JSON-friendly values: Decimals as strings, enums as values, dates in ISO."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, tuple | list):
+        return [_json(v) for v in value]
+    if is_dataclass(value):
+        return {f.name: _json(getattr(value, f.name)) for f in fields(value)}
+    return value
+
+
+def _make(cls: Any, d: object, prefix: str | None = None, **converted: Any) -> Any:
+    """cls from a snapshot dict naming only its fields, and every field without a default."""
+    with _under(prefix) if prefix else nullcontext():
+        if not isinstance(d, dict):
+            raise _bad(f"expected an object for {cls.__name__}", None)
+        required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
+        for name in sorted(set(d) - {f.name for f in fields(cls)}):
+            raise _bad(f"unknown field {name!r}", name, "UNKNOWN_FIELD")
+        for name in sorted(required - set(d)):
             raise _bad(f"{name} is required", name, "MISSING_FIELD")
-
-
-def _s(value: Decimal | None) -> str | None:
-    return None if value is None else format(value, "f")
+        return cls(**{**d, **converted})
 
 
 # ---------------------------------------------------------------- currencies and monthly amounts
@@ -162,11 +175,8 @@ def _conversion(from_currency: str, to_currency: str, khr_per_usd: Decimal) -> t
         return khr_per_usd, Decimal(1)
     if (from_currency, to_currency) == ("KHR", "USD"):
         return Decimal(1), khr_per_usd
-    raise _bad(
-        f"cannot convert {from_currency} to {to_currency}: only USD and KHR convert",
-        "currency",
-        "UNSUPPORTED_CONVERSION",
-    )
+    message = f"cannot convert {from_currency} to {to_currency}: only USD and KHR convert"
+    raise _bad(message, "currency", "UNSUPPORTED_CONVERSION")
 
 
 def to_currency(amount: Decimal, from_currency: str, to_currency: str, khr_per_usd: Decimal) -> Decimal:
@@ -189,14 +199,21 @@ def _round_ratio(numerator: Decimal, denominator: Decimal, step: Decimal, down: 
     """numerator / denominator rounded once to a multiple of `step`, half-even (or down), on integers."""
     a, b = numerator.as_integer_ratio()
     c, d = (denominator * step).as_integer_ratio()
-    units, rest = divmod(a * d * (1 if c > 0 else -1), b * abs(c))  # floor division, rest >= 0
-    if not down and (2 * rest > b * abs(c) or (2 * rest == b * abs(c) and units % 2)):
+    whole = b * abs(c)
+    units, rest = divmod(a * d * (1 if c > 0 else -1), whole)  # floor division, so rest >= 0
+    if not down and (2 * rest > whole or (2 * rest == whole and units % 2)):
         units += 1
     return (Decimal(units) * step).quantize(step)
 
 
 def _percent(part: Decimal, whole: Decimal) -> Decimal:
     return _round_ratio(part * 100, whole, _PERCENT)
+
+
+def _monthly_installment(total: Decimal, frequency: Frequency, currency: str) -> Decimal:
+    # an installment as a monthly equivalent: x periods per year / 12, rounded once to the minor
+    # unit half-even (exact for monthly loans); loan_installment and max_loan_amount share it
+    return _round_ratio(total * frequency.periods_per_year, Decimal(12), quantum(currency))
 
 
 # ---------------------------------------------------------------- inputs
@@ -214,17 +231,11 @@ class CashLine:
         _set(self, "frequency", _enum(CashFrequency, self.frequency, "frequency"))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "label": self.label,
-            "amount": _s(self.amount),
-            "frequency": self.frequency.value,
-            "currency": self.currency,
-        }
+        return _json(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CashLine:
-        _keys(d, cls)
-        return cls(**d)
+        return _make(cls, d)
 
 
 @dataclass(frozen=True)
@@ -241,18 +252,11 @@ class DebtLine:
         _set(self, "frequency", _enum(CashFrequency, self.frequency, "frequency"))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "lender": self.lender,
-            "installment": _s(self.installment),
-            "frequency": self.frequency.value,
-            "outstanding": _s(self.outstanding),
-            "currency": self.currency,
-        }
+        return _json(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DebtLine:
-        _keys(d, cls)
-        return cls(**d)
+        return _make(cls, d)
 
 
 @dataclass(frozen=True)
@@ -272,9 +276,9 @@ class LoanRequest:
     day_count: DayCount = DayCount.ACTUAL_365
 
     def __post_init__(self) -> None:
-        if self.amount is not None:
-            _set(self, "amount", _decimal(self.amount, "amount"))
-        _set(self, "annual_rate_percent", _decimal(self.annual_rate_percent, "annual_rate_percent"))
+        for name in ("amount", "annual_rate_percent", "installment_multiple"):
+            if getattr(self, name) is not None:
+                _set(self, name, _decimal(getattr(self, name), name))
         for name, cls in (
             ("frequency", Frequency),
             ("interest_method", InterestMethod),
@@ -283,11 +287,10 @@ class LoanRequest:
             ("day_count", DayCount),
         ):
             _set(self, name, _enum(cls, getattr(self, name), name))
-        if self.installment_multiple is not None:
-            _set(self, "installment_multiple", _decimal(self.installment_multiple, "installment_multiple"))
         _set(self, "fees", tuple(self.fees))
 
     def terms(self, principal: Decimal, currency: str, disbursement_date: date) -> LoanTerms:
+        """The schedule engine's terms for `principal`, disbursed on `disbursement_date`."""
         return LoanTerms(
             principal=principal,
             currency=currency,
@@ -305,29 +308,12 @@ class LoanRequest:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
-        for name in ("interest_method", "amortization", "interest_calculation", "day_count", "frequency"):
-            d[name] = d[name].value
-        d.update(
-            amount=_s(self.amount),
-            annual_rate_percent=_s(self.annual_rate_percent),
-            installment_multiple=_s(self.installment_multiple),
-        )
-        d["fees"] = [
-            {"name": f.name, "timing": f.timing.value, "amount": _s(f.amount), "percent": _s(f.percent)}
-            for f in self.fees
-        ]
-        return d
+        return _json(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LoanRequest:
-        _keys(d, cls)
-        fees = []
-        for i, fee in enumerate(d.get("fees", ())):
-            with _under(f"fees[{i}]"):
-                _keys(fee, Fee)
-                fees.append(Fee(**fee))
-        return cls(**{**d, "fees": tuple(fees)})
+        fees = d.get("fees", ()) if isinstance(d, dict) else ()
+        return _make(cls, d, fees=tuple(_make(Fee, f, f"fees[{i}]") for i, f in enumerate(fees)))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -347,9 +333,6 @@ class AssessmentInput:
         for name in ("incomes", "expenses", "existing_debts"):
             _set(self, name, tuple(getattr(self, name)))
         _set(self, "extra_debt_service", _decimal(self.extra_debt_service, "extra_debt_service"))
-        self._check()
-
-    def _check(self) -> None:
         _check_currency(self.currency, "currency")
         _check_int(self.household_size, "household_size", 1)
         _check_int(self.idpoor_level, "idpoor_level", 0, 2)
@@ -365,12 +348,12 @@ class AssessmentInput:
             ("existing_debts", ("installment", "outstanding")),
         ):
             for i, line in enumerate(getattr(self, group)):
-                field = f"{group}[{i}]"
                 for name in amounts:
-                    _check_amount(getattr(line, name), f"{field}.{name}")
+                    _check_amount(getattr(line, name), f"{group}[{i}].{name}")
                 if line.currency is not None:
-                    _check_currency(line.currency, f"{field}.currency")
-                    with _under(f"{field}.currency", {"currency": ""}):
+                    field = f"{group}[{i}].currency"
+                    _check_currency(line.currency, field)
+                    with _under(field, {"currency": ""}):
                         _conversion(line.currency, self.currency, Decimal(1))
         if self.loan is not None:
             probe = MAX_AMOUNT if self.loan.amount is None else self.loan.amount
@@ -378,41 +361,26 @@ class AssessmentInput:
                 validate_terms(self.loan.terms(probe, self.currency, self.as_of))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "currency": self.currency,
-            "household_size": self.household_size,
-            "idpoor_level": self.idpoor_level,
-            "incomes": [line.to_dict() for line in self.incomes],
-            "expenses": [line.to_dict() for line in self.expenses],
-            "existing_debts": [line.to_dict() for line in self.existing_debts],
-            "loan": None if self.loan is None else self.loan.to_dict(),
-            "active_lenders": self.active_lenders,
-            "extra_debt_service": _s(self.extra_debt_service),
-            "as_of": self.as_of.isoformat(),
-        }
+        return _json(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> AssessmentInput:
-        _keys(d, cls)
-        values = dict(d)
+        if not isinstance(d, dict):
+            return _make(cls, d)
+        converted: dict[str, Any] = {}
         for group, line_cls in (("incomes", CashLine), ("expenses", CashLine), ("existing_debts", DebtLine)):
-            lines = []
-            for i, line in enumerate(d.get(group, ())):
-                with _under(f"{group}[{i}]"):
-                    lines.append(line_cls.from_dict(line))
-            values[group] = tuple(lines)
+            converted[group] = tuple(
+                _make(line_cls, x, f"{group}[{i}]") for i, x in enumerate(d.get(group, ()))
+            )
         if d.get("loan") is not None:
             with _under("loan"):
-                values["loan"] = LoanRequest.from_dict(d["loan"])
+                converted["loan"] = LoanRequest.from_dict(d["loan"])
         if isinstance(d.get("as_of"), str):
             try:
-                values["as_of"] = date.fromisoformat(d["as_of"])
+                converted["as_of"] = date.fromisoformat(d["as_of"])
             except ValueError:
                 raise _bad("as_of must be an ISO date", "as_of") from None
-        return cls(**values)
-
-
-# ---------------------------------------------------------------- policy
+        return _make(cls, d, **converted)
 
 
 @dataclass(frozen=True)
@@ -433,24 +401,20 @@ class Policy:
         if not isinstance(self.version, str) or not self.version.strip():
             raise _bad("version must be a non-empty string", "version", "INVALID_POLICY")
         _check_int(self.max_active_lenders, "max_active_lenders", 1)
-        for f in fields(self):
-            if f.name in ("version", "max_active_lenders"):
-                continue
-            value = _decimal(getattr(self, f.name), f.name)
-            _set(self, f.name, value)
-            _check_amount(value, f.name, positive=f.name != "rate_cap_percent")
-            if f.name.endswith(("_share", "_stress")) and value > 1:
-                raise _bad(f"{f.name} is a share and must not exceed 1", f.name, "INVALID_POLICY")
+        for f in fields(self)[2:]:
+            if f.name != "max_active_lenders":
+                value = _decimal(getattr(self, f.name), f.name)
+                _set(self, f.name, value)
+                _check_amount(value, f.name, positive=f.name != "rate_cap_percent")
+                if f.name.endswith(("_share", "_stress")) and value > 1:
+                    raise _bad(f"{f.name} is a share and must not exceed 1", f.name, "INVALID_POLICY")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            f.name: v if isinstance(v := getattr(self, f.name), str | int) else _s(v) for f in fields(self)
-        }
+        return _json(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Policy:
-        _keys(d, cls)
-        return cls(**d)
+        return _make(cls, d)
 
 
 DEFAULT_POLICY = Policy()
@@ -468,7 +432,7 @@ class Reason:
 @dataclass(frozen=True)
 class StressResult:
     scenario: str
-    dsti_after_percent: Decimal | None
+    dsti_after_percent: Decimal | None  # None when the stressed income is zero or less
     surplus_after_loan: Decimal
     passes: bool
 
@@ -491,54 +455,10 @@ class Assessment:
     stress: tuple[StressResult, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
-        for name, value in d.items():
-            if isinstance(value, Decimal):
-                d[name] = _s(value)
-        d["reasons"] = [{"code": r.code, "message": r.message} for r in self.reasons]
-        d["stress"] = [
-            {
-                "scenario": s.scenario,
-                "dsti_after_percent": _s(s.dsti_after_percent),
-                "surplus_after_loan": _s(s.surplus_after_loan),
-                "passes": s.passes,
-            }
-            for s in self.stress
-        ]
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Assessment:
-        _keys(d, cls)
-        values = {
-            k: Decimal(v) if isinstance(v, str) and k not in ("policy_version", "currency", "decision") else v
-            for k, v in d.items()
-        }
-        values["reasons"] = tuple(Reason(**r) for r in d["reasons"])
-        values["stress"] = tuple(
-            StressResult(
-                s["scenario"],
-                None if s["dsti_after_percent"] is None else Decimal(s["dsti_after_percent"]),
-                Decimal(s["surplus_after_loan"]),
-                s["passes"],
-            )
-            for s in d["stress"]
-        )
-        return cls(**values)
+        return _json(self)
 
 
 # ---------------------------------------------------------------- the largest loan that fits
-
-
-def _loan_step(currency: str) -> Decimal:
-    return LOAN_AMOUNT_STEPS.get(currency, Decimal(1))
-
-
-def _monthly_installment(total: Decimal, frequency: Frequency, currency: str) -> Decimal:
-    # an installment as a monthly equivalent: x periods per year / 12, rounded once to the
-    # minor unit half-even (exact for monthly loans); the same figure max_loan_amount compares
-    return _round_ratio(total * frequency.periods_per_year, Decimal(12), quantum(currency))
-
 
 _SCAN_LIMIT = 64
 
@@ -547,36 +467,37 @@ def max_loan_amount(capacity: Decimal, loan: LoanRequest, currency: str, as_of: 
     """The largest amount, in whole units (1 USD, 100 KHR), whose schedule's largest installment,
     as a monthly equivalent, is <= `capacity`; 0 when nothing fits.
 
-    The first installment after principal grace grows with the amount, and no amount whose first
-    one exceeds the capacity can fit: an annuity-formula guess, one Newton step, then a bisection
-    find the largest amount under that bound, and a short walk down from it finds the largest one
-    whose every installment (the last clears rounding residue and may be a little larger) fits.
+    The first installment after principal grace grows with the amount, so no amount whose first
+    one exceeds the capacity can fit: an annuity-formula guess, one Newton step and a bisection
+    find the largest amount under that bound; a short walk down from it then finds the largest
+    one whose every installment fits (the last clears rounding residue and may be a little larger).
     """
     with _under("loan", {"principal": "amount"}):
         validate_terms(loan.terms(MAX_AMOUNT, currency, as_of))
     if capacity <= 0:
         return Decimal(0)
-    step = _loan_step(currency)
-    per_month = Decimal(loan.frequency.periods_per_year) / 12
+    step = LOAN_AMOUNT_STEPS.get(currency, Decimal(1))
     top = int(MAX_AMOUNT / step)
     seen: dict[int, tuple[Decimal, Decimal] | None] = {}
 
     def probe(units: int) -> tuple[Decimal, Decimal] | None:
-        """(first installment after grace, largest installment) as monthly equivalents."""
+        """(first installment after grace, largest installment), as monthly equivalents."""
         if units not in seen:
             try:
                 schedule = build_schedule(loan.terms(units * step, currency, as_of))
             except InvalidInput as e:
                 if e.field != "fees":
                     raise
-                seen[units] = None  # an amount the upfront fees would swallow: too small to lend
+                seen[units] = None  # the upfront fees would swallow it: too small to lend
             else:
                 totals = [i.total for i in schedule.installments]
-                first = _monthly_installment(totals[loan.grace_principal_periods], loan.frequency, currency)
-                seen[units] = (first, _monthly_installment(max(totals), loan.frequency, currency))
+                first = totals[loan.grace_principal_periods]
+                seen[units] = tuple(
+                    _monthly_installment(t, loan.frequency, currency) for t in (first, max(totals))
+                )
         return seen[units]
 
-    def under_bound(units: int) -> bool:
+    def under_bound(units: int) -> bool:  # monotone in units
         found = probe(units) if units > 0 else None
         return found is None or found[0] <= capacity
 
@@ -584,58 +505,53 @@ def max_loan_amount(capacity: Decimal, loan: LoanRequest, currency: str, as_of: 
         found = probe(units)
         return found is not None and found[1] <= capacity
 
-    # analytic slope: monthly installment per step of amount (annuity, or principal + interest share)
+    # the analytic slope: monthly installment per step of amount
+    per_month = Decimal(loan.frequency.periods_per_year) / 12
     rate = loan.annual_rate_percent / 100 / loan.frequency.periods_per_year
     repaying = loan.term - loan.grace_principal_periods
     if loan.interest_method is InterestMethod.FLAT or loan.amortization is Amortization.EQUAL_PRINCIPAL:
         per_unit = 1 / Decimal(repaying) + rate
     else:
         per_unit = annuity_payment(Decimal(1), rate, repaying)
-    fixed = sum((f.amount for f in loan.fees if f.timing is FeeTiming.PER_INSTALLMENT and f.amount), _ZERO)
-    per_unit += sum(
-        (f.percent / 100 for f in loan.fees if f.timing is FeeTiming.PER_INSTALLMENT and f.percent), _ZERO
-    )
+    per_installment = [f for f in loan.fees if f.timing is FeeTiming.PER_INSTALLMENT]
+    per_unit += sum((f.percent / 100 for f in per_installment if f.percent is not None), _ZERO)
+    fixed = sum((f.amount for f in per_installment if f.amount is not None), _ZERO) * per_month
     slope = per_unit * step * per_month
 
     def clamp(units: Decimal) -> int:
         return max(1, min(top, int(units.to_integral_value(rounding=ROUND_DOWN))))
 
-    guess = clamp((capacity - fixed * per_month) / slope)
+    guess = clamp((capacity - fixed) / slope)
     found = probe(guess)
     if found is not None:  # one Newton step on the exact schedule
         guess = clamp(guess + (capacity - found[0]) / slope)
-    # bracket: under_bound(lo) and not under_bound(hi), galloping out from the guess
+    # bracket under_bound(lo) and not under_bound(hi), galloping out from the guess, then bisect
     stride = 1
     if under_bound(guess):
         lo, hi = guess, top + 1
-        while lo + stride <= top:
-            if not under_bound(lo + stride):
-                hi = lo + stride
-                break
+        while lo + stride <= top and under_bound(lo + stride):
             lo, stride = lo + stride, stride * 2
+        if lo + stride <= top:
+            hi = lo + stride
+        elif under_bound(top):
+            lo = top
         else:
-            if under_bound(top):
-                lo = top
-            else:
-                hi = top
+            hi = top
     else:
         lo, hi = 0, guess
-        while hi - stride >= 1:
-            if under_bound(hi - stride):
-                lo = hi - stride
-                break
+        while hi - stride >= 1 and not under_bound(hi - stride):
             hi, stride = hi - stride, stride * 2
+        lo = max(0, hi - stride)
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if under_bound(mid) else (lo, mid)
     # walk down to the largest amount whose every installment fits
-    units = lo
-    while units > 0 and lo - units < _SCAN_LIMIT:
+    for units in range(lo, max(0, lo - _SCAN_LIMIT), -1):
         if fits(units):
             return units * step
-        units -= 1
-    # coarse installment multiples only: settle for an edge where units fits and units + 1 does not
-    hi, stride = units + 1, 1
+    # only coarse installment multiples get here: settle for an edge, units fits and units + 1 not
+    hi = max(0, lo - _SCAN_LIMIT) + 1
+    units, stride = hi - 1, 1
     while units > 0 and not fits(units):
         hi, units, stride = units, max(0, units - stride), stride * 2
     while hi - units > 1:
@@ -646,9 +562,32 @@ def max_loan_amount(capacity: Decimal, loan: LoanRequest, currency: str, as_of: 
 
 # ---------------------------------------------------------------- the assessment
 
-
-def _money(amount: Decimal, currency: str) -> str:
-    return f"{currency} {amount:,f}"
+_INELIGIBLE = ("INCOME_NOT_POSITIVE", "NO_SURPLUS", "DSTI_ABOVE_MAX", "INSTALLMENT_EXCEEDS_SURPLUS")
+_MESSAGES = {
+    "INCOME_NOT_POSITIVE": "The household's income comes to {income} a month. "
+    "With no income there is nothing to repay a loan from.",
+    "NO_SURPLUS": "Each month the household earns {income}, spends {expenses} and pays {debt} on existing "
+    "debts, which leaves {left}. Nothing is left over to repay a loan.",
+    "DSTI_ABOVE_MAX": "{payments} of {paid} a month would take {dsti}% of the household's income of "
+    "{income}; the policy allows at most {max_dsti}%.",
+    "INSTALLMENT_EXCEEDS_SURPLUS": "The loan installment of {installment} a month is more than the household "
+    "has left each month after expenses and existing debts ({surplus}).",
+    "INSTALLMENT_ABOVE_CAPACITY": "The loan installment of {installment} a month is above the "
+    "{max_installment} the household can safely pay: at most {surplus_share}% of its monthly surplus of "
+    "{surplus}, and at most {income_share}% of its income less existing debt payments ({income_room}). "
+    "{largest_loan}",
+    "IDPOOR_REVIEW": "The household holds an IDPoor level {idpoor_level} card. The microfinance code of "
+    "conduct asks for a thorough check of its repayment capacity, so a loan officer must review this loan.",
+    "TOO_MANY_LENDERS": "The household already has loans with {lenders} lenders; the policy refers every "
+    "household with {max_lenders} or more, to guard against over-indebtedness.",
+    "STRESS_FAILS": "{failing}",
+    "RATE_ABOVE_LEGAL_CAP": "The loan's interest rate of {rate}% a year is above the legal cap of "
+    "{rate_cap}% a year for microfinance lending.",
+}
+_STRESS_MESSAGE = (
+    "If {what}, bringing income to {stressed} a month, the household would have {left} after {paying}, "
+    "and debt payments would take {share} (at most {max_dsti}% allowed)."
+)
 
 
 def _plain(value: Decimal) -> str:
@@ -663,166 +602,121 @@ def assess(inp: AssessmentInput, policy: Policy = DEFAULT_POLICY) -> Assessment:
 
 def _assess(inp: AssessmentInput, policy: Policy) -> Assessment:
     cur, q, rate = inp.currency, quantum(inp.currency), policy.khr_per_usd
-    den = 12 * rate  # common denominator: every line's monthly value times 12 x rate is exact
+    den = 12 * rate  # every line's monthly value, times 12 x rate, is an exact Decimal
 
-    def numerator(amount: Decimal, frequency: CashFrequency, line_currency: str | None) -> Decimal:
-        multiply, divide = _conversion(line_currency or cur, cur, rate)
-        return amount * _TWELFTHS[frequency] * multiply * (rate / divide)  # rate / divide is rate or 1
+    def num(
+        lines: tuple[CashLine, ...] | tuple[DebtLine, ...] | list[CashLine], attr: str = "amount"
+    ) -> Decimal:
+        total = _ZERO
+        for line in lines:
+            multiply, divide = _conversion(line.currency or cur, cur, rate)
+            total += getattr(line, attr) * _TWELFTHS[line.frequency] * multiply * (rate / divide)
+        return total
 
-    home = sum(
-        (numerator(i.amount, i.frequency, i.currency) for i in inp.incomes if i.currency in (None, cur)),
-        _ZERO,
-    )
     foreign_lines = [i for i in inp.incomes if i.currency not in (None, cur)]
-    foreign = sum((numerator(i.amount, i.frequency, i.currency) for i in foreign_lines), _ZERO)
+    home = num([i for i in inp.incomes if i.currency in (None, cur)])
+    foreign = num(foreign_lines)
     income = _round_ratio(home + foreign, den, q)
-    expenses = _round_ratio(
-        sum((numerator(e.amount, e.frequency, e.currency) for e in inp.expenses), _ZERO), den, q
-    )
-    debt_num = sum((numerator(d.installment, d.frequency, d.currency) for d in inp.existing_debts), _ZERO)
-    debt = _round_ratio(debt_num + inp.extra_debt_service * den, den, q)
+    expenses = _round_ratio(num(inp.expenses), den, q)
+    debt = _round_ratio(num(inp.existing_debts, "installment") + inp.extra_debt_service * den, den, q)
     surplus = income - expenses - debt
     income_room = policy.income_share * income - debt
-    max_installment = max(_ZERO, min(policy.surplus_share * surplus, income_room)).quantize(
-        q, rounding=ROUND_DOWN
-    )
+    capacity = max(_ZERO, min(policy.surplus_share * surplus, income_room)).quantize(q, rounding=ROUND_DOWN)
 
-    loan = inp.loan
-    max_loan = installment = None
+    loan, max_loan, installment = inp.loan, None, None
     if loan is not None:
-        max_loan = max_loan_amount(max_installment, loan, cur, inp.as_of)
+        max_loan = max_loan_amount(capacity, loan, cur, inp.as_of)
         if loan.amount is not None:
             with _under("loan", {"principal": "amount"}):
                 schedule = build_schedule(loan.terms(loan.amount, cur, inp.as_of))
-            largest = max(i.total for i in schedule.installments)
-            installment = _monthly_installment(largest, loan.frequency, cur)
+            installment = _monthly_installment(
+                max(i.total for i in schedule.installments), loan.frequency, cur
+            )
+    paid = debt + (installment or _ZERO)  # without a loan amount: what the household already pays
     dsti_before = _percent(debt, income) if income > 0 else None
-    dsti_after = _percent(debt + installment, income) if income > 0 and installment is not None else None
+    dsti_after = _percent(paid, income) if income > 0 and installment is not None else None
 
-    # stress: without a loan amount, whether the household copes with what it already pays
-    def scenario(name: str, stressed_num: Decimal) -> tuple[StressResult, Decimal]:
+    def money(amount: Decimal) -> str:
+        return f"{cur} {amount:,f}"
+
+    income_cut, fx_cut, max_dsti = (
+        _plain(x)
+        for x in ((1 - policy.income_stress) * 100, (1 - policy.fx_stress) * 100, policy.max_dsti_percent)
+    )
+    scenarios = [
+        (
+            f"income_minus_{income_cut}pct",
+            f"all income fell by {income_cut}%",
+            (home + foreign) * policy.income_stress,
+        )
+    ]
+    if foreign_lines:
+        what = f"incomes in other currencies lost {fx_cut}% of their value in {cur}"
+        scenarios.append((f"fx_{fx_cut}pct_adverse", what, home + foreign * policy.fx_stress))
+    stress, failing = [], []
+    for name, what, stressed_num in scenarios:
         stressed = _round_ratio(stressed_num, den, q)
         after = stressed - expenses - debt - (installment or _ZERO)
-        dsti = _percent(debt + (installment or _ZERO), stressed) if stressed > 0 else None
+        dsti = _percent(paid, stressed) if stressed > 0 else None
         passes = dsti is not None and dsti <= policy.max_dsti_percent and after >= 0
-        return StressResult(name, dsti, after, passes), stressed
-
-    income_cut = _plain((1 - policy.income_stress) * 100)
-    stress = [scenario(f"income_minus_{income_cut}pct", (home + foreign) * policy.income_stress)]
-    fx_cut = _plain((1 - policy.fx_stress) * 100)
-    if foreign_lines:
-        stress.append(scenario(f"fx_{fx_cut}pct_adverse", home + foreign * policy.fx_stress))
-
-    m = lambda amount: _money(amount, cur)  # noqa: E731
-    max_dsti = _plain(policy.max_dsti_percent)
-    reasons: list[Reason] = []
-    if income <= 0:
-        reasons.append(
-            Reason(
-                "INCOME_NOT_POSITIVE",
-                f"The household's income comes to {m(income)} a month. "
-                "With no income there is nothing to repay a loan from.",
-            )
-        )
-    if surplus <= 0:
-        left = "nothing" if surplus == 0 else f"a shortfall of {m(-surplus)}"
-        reasons.append(
-            Reason(
-                "NO_SURPLUS",
-                f"Each month the household earns {m(income)}, spends {m(expenses)} "
-                f"and pays {m(debt)} on existing debts, which leaves {left}. Nothing is left "
-                "over to repay a loan.",
-            )
-        )
-    judged = dsti_after if installment is not None else dsti_before
-    if judged is not None and judged > policy.max_dsti_percent:
-        paid = debt + (installment or _ZERO)
-        what = "With this loan, debt payments" if installment is not None else "Existing debt payments"
-        reasons.append(
-            Reason(
-                "DSTI_ABOVE_MAX",
-                f"{what} of {m(paid)} a month would take {judged}% of the "
-                f"household's income of {m(income)}; the policy allows at most {max_dsti}%.",
-            )
-        )
-    if installment is not None and installment > surplus:
-        reasons.append(
-            Reason(
-                "INSTALLMENT_EXCEEDS_SURPLUS",
-                f"The loan installment of {m(installment)} a month is "
-                "more than the household has left each month after expenses and existing debts "
-                f"({m(surplus)}).",
-            )
-        )
-    ineligible = bool(reasons)
-    if installment is not None and installment > max_installment:
-        largest = (
-            "no loan on these terms fits"
-            if not max_loan
-            else f"the largest loan on these terms is {m(max_loan)}"
-        )
-        reasons.append(
-            Reason(
-                "INSTALLMENT_ABOVE_CAPACITY",
-                f"The loan installment of {m(installment)} a month is "
-                f"above the {m(max_installment)} the household can safely pay: at most "
-                f"{_plain(policy.surplus_share * 100)}% of its monthly surplus of {m(surplus)}, and at "
-                f"most {_plain(policy.income_share * 100)}% of its income less existing debt payments "
-                f"({m(income_room.quantize(q, rounding=ROUND_DOWN))}); {largest}.",
-            )
-        )
-    if inp.idpoor_level in (1, 2):
-        reasons.append(
-            Reason(
-                "IDPOOR_REVIEW",
-                f"The household holds an IDPoor level {inp.idpoor_level} card. The "
-                "microfinance code of conduct asks for a thorough check of its repayment capacity, "
-                "so a loan officer must review this loan.",
-            )
-        )
-    lenders = _active_lenders(inp)
-    if lenders >= policy.max_active_lenders:
-        reasons.append(
-            Reason(
-                "TOO_MANY_LENDERS",
-                f"The household already has loans with {lenders} lenders; the "
-                f"policy refers every household with {policy.max_active_lenders} or more, to guard "
-                "against over-indebtedness.",
-            )
-        )
-    failing = []
-    for result, stressed in stress:
-        if not result.passes:
-            what = (
-                f"all income fell by {income_cut}%"
-                if result.scenario.startswith("income")
-                else f"incomes in other currencies lost {fx_cut}% of their value in {cur}"
-            )
-            after = result.surplus_after_loan
-            left = f"{m(after)} left" if after >= 0 else f"a shortfall of {m(-after)}"
-            share = (
-                "no income"
-                if result.dsti_after_percent is None
-                else f"{result.dsti_after_percent}% of income"
-            )
+        stress.append(StressResult(name, dsti, after, passes))
+        if not passes:
             failing.append(
-                f"If {what}, to {m(stressed)} a month, the household would have {left} after "
-                f"{'the loan and ' if installment is not None else ''}its other commitments, and "
-                f"debt payments would take {share} (at most {max_dsti}% allowed)."
+                _STRESS_MESSAGE.format(
+                    what=what,
+                    stressed=money(stressed),
+                    left=f"{money(after)} left" if after >= 0 else f"a shortfall of {money(-after)}",
+                    paying="the loan and its other commitments"
+                    if installment is not None
+                    else "its commitments",
+                    share="no income" if dsti is None else f"{dsti}% of income",
+                    max_dsti=max_dsti,
+                )
             )
-    if failing:
-        reasons.append(Reason("STRESS_FAILS", " ".join(failing)))
-    if loan is not None and loan.annual_rate_percent > policy.rate_cap_percent:
-        reasons.append(
-            Reason(
-                "RATE_ABOVE_LEGAL_CAP",
-                f"The loan's interest rate of {loan.annual_rate_percent}% a "
-                f"year is above the legal cap of {_plain(policy.rate_cap_percent)}% a year for "
-                "microfinance lending.",
-            )
-        )
 
-    decision = "ineligible" if ineligible else "refer" if reasons else "eligible"
+    judged = dsti_after if installment is not None else dsti_before
+    lenders = _active_lenders(inp)
+    fired = {
+        "INCOME_NOT_POSITIVE": income <= 0,
+        "NO_SURPLUS": surplus <= 0,
+        "DSTI_ABOVE_MAX": judged is not None and judged > policy.max_dsti_percent,
+        "INSTALLMENT_EXCEEDS_SURPLUS": installment is not None and installment > surplus,
+        "INSTALLMENT_ABOVE_CAPACITY": installment is not None and installment > capacity,
+        "IDPOOR_REVIEW": inp.idpoor_level in (1, 2),
+        "TOO_MANY_LENDERS": lenders >= policy.max_active_lenders,
+        "STRESS_FAILS": bool(failing),
+        "RATE_ABOVE_LEGAL_CAP": loan is not None and loan.annual_rate_percent > policy.rate_cap_percent,
+    }
+    figures = {
+        "income": money(income),
+        "expenses": money(expenses),
+        "debt": money(debt),
+        "surplus": money(surplus),
+        "left": "nothing" if surplus == 0 else f"a shortfall of {money(-surplus)}",
+        "payments": "With this loan, debt payments" if installment is not None else "Existing debt payments",
+        "paid": money(paid),
+        "dsti": judged,
+        "max_dsti": max_dsti,
+        "installment": money(installment or _ZERO),
+        "max_installment": money(capacity),
+        "surplus_share": _plain(policy.surplus_share * 100),
+        "income_share": _plain(policy.income_share * 100),
+        "income_room": money(income_room.quantize(q, rounding=ROUND_DOWN)),
+        "largest_loan": f"The largest loan on these terms that fits is {money(max_loan)}."
+        if max_loan
+        else "No loan on these terms fits.",
+        "idpoor_level": inp.idpoor_level,
+        "lenders": lenders,
+        "max_lenders": policy.max_active_lenders,
+        "failing": " ".join(failing),
+        "rate": loan.annual_rate_percent if loan is not None else None,
+        "rate_cap": _plain(policy.rate_cap_percent),
+    }
+    reasons = tuple(Reason(code, _MESSAGES[code].format(**figures)) for code, hit in fired.items() if hit)
+    if any(fired[code] for code in _INELIGIBLE):
+        decision = "ineligible"
+    else:
+        decision = "refer" if reasons else "eligible"
     return Assessment(
         policy_version=policy.version,
         currency=cur,
@@ -830,20 +724,20 @@ def _assess(inp: AssessmentInput, policy: Policy) -> Assessment:
         monthly_expenses=expenses,
         monthly_debt_service=debt,
         monthly_surplus=surplus,
-        max_installment=max_installment,
+        max_installment=capacity,
         max_loan_amount=max_loan,
         loan_installment=installment,
         dsti_before_percent=dsti_before,
         dsti_after_percent=dsti_after,
         decision=decision,
-        reasons=tuple(reasons),
-        stress=tuple(result for result, _ in stress),
+        reasons=reasons,
+        stress=tuple(stress),
     )
 
 
 def _active_lenders(inp: AssessmentInput) -> int:
-    """Distinct declared lenders still owed or still paid, plus lenders in loansvc. An unnamed
-    declared debt counts as its own lender; the caller must not declare a loansvc loan twice."""
+    """Distinct declared lenders still owed or paid, plus lenders in loansvc. An unnamed declared
+    debt counts as a lender of its own; the caller must not declare a loansvc loan twice."""
     named, unnamed = set(), 0
     for debt in inp.existing_debts:
         if debt.installment > 0 or debt.outstanding > 0:

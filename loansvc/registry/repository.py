@@ -31,7 +31,9 @@ def sites_query() -> Select:
 
 def _with_finances(query: Select) -> Select:
     return query.options(
-        selectinload(Household.incomes), selectinload(Household.expenses), selectinload(Household.existing_debts)
+        selectinload(Household.incomes),
+        selectinload(Household.expenses),
+        selectinload(Household.existing_debts),
     )
 
 
@@ -45,7 +47,9 @@ def households_query(site_id: str | None = None, partner_lender_id: str | None =
 
 
 def applied_to(lender_id: str):
-    return exists().where(HouseholdLender.household_id == Household.id, HouseholdLender.lender_id == lender_id)
+    return exists().where(
+        HouseholdLender.household_id == Household.id, HouseholdLender.lender_id == lender_id
+    )
 
 
 def household(session: Session, household_id: str, partner_lender_id: str | None = None) -> Household | None:
@@ -67,4 +71,7 @@ def name_taken(session: Session, model, name: str) -> bool:
 
 
 def product_name_taken(session: Session, lender_id: str, name: str) -> bool:
-    return session.scalar(select(Product.id).where(Product.lender_id == lender_id, Product.name == name)) is not None
+    return (
+        session.scalar(select(Product.id).where(Product.lender_id == lender_id, Product.name == name))
+        is not None
+    )

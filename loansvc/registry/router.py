@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from loansvc.auth.principal import Principal
-from loansvc.registry import service
+from loansvc.registry import repository, service
 from loansvc.registry.schemas import (
     HouseholdCreate,
     HouseholdOut,
@@ -19,7 +19,6 @@ from loansvc.registry.schemas import (
     SiteCreate,
     SiteOut,
 )
-from loansvc.registry import repository
 from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, require
 from loansvc.web.problems import AUTH_ERRORS, responses
 from loansvc.web.types import Page
@@ -29,7 +28,10 @@ IdQuery = Annotated[str | None, Query(max_length=36)]
 
 
 @router.post(
-    "/lenders", status_code=201, response_model=LenderOut, tags=["registry"],
+    "/lenders",
+    status_code=201,
+    response_model=LenderOut,
+    tags=["registry"],
     responses=responses(*AUTH_ERRORS, 409, 422),
 )
 def create_lender(body: LenderCreate, session: SessionDep, principal: Principal = require("admin")):
@@ -42,20 +44,30 @@ def list_lenders(session: SessionDep, page: PageDep, principal: Principal = requ
     return Page[LenderOut](items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-@router.get("/lenders/{lender_id}", response_model=LenderOut, tags=["registry"], responses=responses(*AUTH_ERRORS, 404))
+@router.get(
+    "/lenders/{lender_id}",
+    response_model=LenderOut,
+    tags=["registry"],
+    responses=responses(*AUTH_ERRORS, 404),
+)
 def get_lender(lender_id: str, session: SessionDep, principal: Principal = require(*ALL_ROLES)):
     return service.get_lender(session, lender_id)
 
 
 @router.post(
-    "/products", status_code=201, response_model=ProductOut, tags=["registry"],
+    "/products",
+    status_code=201,
+    response_model=ProductOut,
+    tags=["registry"],
     responses=responses(*AUTH_ERRORS, 409, 422),
 )
 def create_product(body: ProductCreate, session: SessionDep, principal: Principal = require("partner")):
     return service.create_product(session, principal, body)
 
 
-@router.get("/products", response_model=Page[ProductOut], tags=["registry"], responses=responses(*AUTH_ERRORS))
+@router.get(
+    "/products", response_model=Page[ProductOut], tags=["registry"], responses=responses(*AUTH_ERRORS)
+)
 def list_products(
     session: SessionDep, page: PageDep, lender_id: IdQuery = None, principal: Principal = require(*ALL_ROLES)
 ):
@@ -64,14 +76,21 @@ def list_products(
 
 
 @router.get(
-    "/products/{product_id}", response_model=ProductOut, tags=["registry"], responses=responses(*AUTH_ERRORS, 404)
+    "/products/{product_id}",
+    response_model=ProductOut,
+    tags=["registry"],
+    responses=responses(*AUTH_ERRORS, 404),
 )
 def get_product(product_id: str, session: SessionDep, principal: Principal = require(*ALL_ROLES)):
     return service.get_product(session, principal, product_id)
 
 
 @router.post(
-    "/sites", status_code=201, response_model=SiteOut, tags=["registry"], responses=responses(*AUTH_ERRORS, 409, 422)
+    "/sites",
+    status_code=201,
+    response_model=SiteOut,
+    tags=["registry"],
+    responses=responses(*AUTH_ERRORS, 409, 422),
 )
 def create_site(body: SiteCreate, session: SessionDep, principal: Principal = require("loan_officer")):
     return service.create_site(session, body)
@@ -83,20 +102,29 @@ def list_sites(session: SessionDep, page: PageDep, principal: Principal = requir
     return Page[SiteOut](items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-@router.get("/sites/{site_id}", response_model=SiteOut, tags=["registry"], responses=responses(*AUTH_ERRORS, 404))
+@router.get(
+    "/sites/{site_id}", response_model=SiteOut, tags=["registry"], responses=responses(*AUTH_ERRORS, 404)
+)
 def get_site(site_id: str, session: SessionDep, principal: Principal = require(*ALL_ROLES)):
     return service.get_site(session, site_id)
 
 
 @router.post(
-    "/households", status_code=201, response_model=HouseholdOut, tags=["households"],
+    "/households",
+    status_code=201,
+    response_model=HouseholdOut,
+    tags=["households"],
     responses=responses(*AUTH_ERRORS, 409, 422),
 )
-def create_household(body: HouseholdCreate, session: SessionDep, principal: Principal = require("loan_officer")):
+def create_household(
+    body: HouseholdCreate, session: SessionDep, principal: Principal = require("loan_officer")
+):
     return service.create_household(session, body)
 
 
-@router.get("/households", response_model=Page[HouseholdOut], tags=["households"], responses=responses(*AUTH_ERRORS))
+@router.get(
+    "/households", response_model=Page[HouseholdOut], tags=["households"], responses=responses(*AUTH_ERRORS)
+)
 def list_households(
     session: SessionDep,
     page: PageDep,
@@ -108,18 +136,27 @@ def list_households(
 
 
 @router.get(
-    "/households/{household_id}", response_model=HouseholdOut, tags=["households"],
+    "/households/{household_id}",
+    response_model=HouseholdOut,
+    tags=["households"],
     responses=responses(*AUTH_ERRORS, 404),
 )
-def get_household(household_id: str, session: SessionDep, principal: Principal = require("loan_officer", "partner")):
+def get_household(
+    household_id: str, session: SessionDep, principal: Principal = require("loan_officer", "partner")
+):
     return service.get_household(session, principal, household_id)
 
 
 @router.patch(
-    "/households/{household_id}", response_model=HouseholdOut, tags=["households"],
+    "/households/{household_id}",
+    response_model=HouseholdOut,
+    tags=["households"],
     responses=responses(*AUTH_ERRORS, 404, 409, 422),
 )
 def patch_household(
-    household_id: str, body: HouseholdPatch, session: SessionDep, principal: Principal = require("loan_officer")
+    household_id: str,
+    body: HouseholdPatch,
+    session: SessionDep,
+    principal: Principal = require("loan_officer"),
 ):
     return service.patch_household(session, principal, household_id, body)

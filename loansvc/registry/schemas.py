@@ -28,7 +28,9 @@ InterestCalculation = Literal["per_period", "daily"]
 DayCount = Literal["actual/365", "actual/360", "actual/actual", "30/360"]
 Vulnerability = Literal["female_headed", "elderly_head", "disability", "chronic_illness"]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=30, pattern=r"^[0-9+ ()-]+$")]
+Phone = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=30, pattern=r"^[0-9+ ()-]+$")
+]
 Milestone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 
 
@@ -228,4 +230,3 @@ class HouseholdOut(OutModel):
     existing_debts: list[DebtOut]
     created_at: datetime
     updated_at: datetime
-

@@ -62,7 +62,9 @@ def get_lender(session: Session, lender_id: str) -> Lender:
 
 def _check_minor_units(value: Decimal | None, currency: str, field: str) -> None:
     if value is not None and value != round_money(value, currency):
-        raise InvalidInput(f"{field} has more decimals than {currency} allows", code="TOO_MANY_DECIMALS", field=field)
+        raise InvalidInput(
+            f"{field} has more decimals than {currency} allows", code="TOO_MANY_DECIMALS", field=field
+        )
 
 
 def create_product(session: Session, principal: Principal, body: ProductCreate) -> Product:
@@ -73,8 +75,10 @@ def create_product(session: Session, principal: Principal, body: ProductCreate) 
         raise InvalidInput(f"no lender {body.lender_id}", code="UNKNOWN_LENDER", field="lender_id")
     if repository.product_name_taken(session, lender.id, body.name):
         raise Conflict(f"the lender already has a product named {body.name!r}", code="PRODUCT_NAME_TAKEN")
-    for field in ("min_amount", "max_amount"):
+    for field in ("min_amount", "max_amount", "installment_multiple"):
         _check_minor_units(getattr(body, field), body.currency, field)
+    for k, fee in enumerate(body.fees):
+        _check_minor_units(fee.amount, body.currency, f"fees[{k}].amount")
     product = Product(
         lender_id=lender.id,
         name=body.name,
@@ -99,7 +103,9 @@ def create_product(session: Session, principal: Principal, body: ProductCreate) 
     return product
 
 
-def list_products(session: Session, principal: Principal, limit: int, offset: int, lender_id: str | None = None):
+def list_products(
+    session: Session, principal: Principal, limit: int, offset: int, lender_id: str | None = None
+):
     scope = _partner_scope(principal)
     if scope is not None and lender_id not in (None, scope):
         return [], 0
@@ -138,9 +144,13 @@ def get_site(session: Session, site_id: str) -> Site:
 
 def _finance_lines(body: HouseholdCreate | HouseholdPatch, household: Household) -> None:
     if body.incomes is not None:
-        household.incomes = [HouseholdIncome(position=k, **i.model_dump()) for k, i in enumerate(body.incomes)]
+        household.incomes = [
+            HouseholdIncome(position=k, **i.model_dump()) for k, i in enumerate(body.incomes)
+        ]
     if body.expenses is not None:
-        household.expenses = [HouseholdExpense(position=k, **e.model_dump()) for k, e in enumerate(body.expenses)]
+        household.expenses = [
+            HouseholdExpense(position=k, **e.model_dump()) for k, e in enumerate(body.expenses)
+        ]
     if body.existing_debts is not None:
         household.existing_debts = [
             HouseholdDebt(position=k, **d.model_dump()) for k, d in enumerate(body.existing_debts)
@@ -173,7 +183,9 @@ def get_household(session: Session, principal: Principal, household_id: str) -> 
     return household
 
 
-def patch_household(session: Session, principal: Principal, household_id: str, body: HouseholdPatch) -> Household:
+def patch_household(
+    session: Session, principal: Principal, household_id: str, body: HouseholdPatch
+) -> Household:
     household = get_household(session, principal, household_id)
     changes = body.model_dump(exclude_unset=True, exclude={"incomes", "expenses", "existing_debts"})
     for required in ("parcel_code", "head_name", "household_size", "idpoor_level", "temporary_shelter"):
@@ -182,7 +194,9 @@ def patch_household(session: Session, principal: Principal, household_id: str, b
     if "parcel_code" in changes and repository.parcel_taken(
         session, household.site_id, changes["parcel_code"], other_than=household.id
     ):
-        raise Conflict(f"parcel {changes['parcel_code']} of this site already has a household", code="PARCEL_TAKEN")
+        raise Conflict(
+            f"parcel {changes['parcel_code']} of this site already has a household", code="PARCEL_TAKEN"
+        )
     for key, value in changes.items():
         setattr(household, key, value)
     _finance_lines(body, household)

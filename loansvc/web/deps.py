@@ -32,6 +32,24 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
+def get_write_session(request: Request) -> Iterator[Session]:
+    """A session for money and stock movements: on SQLite the transaction is `BEGIN IMMEDIATE`,
+    so concurrent writers queue instead of racing; on PostgreSQL the services lock rows."""
+    session: Session = request.app.state.db.session_factory()
+    try:
+        session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+WriteSessionDep = Annotated[Session, Depends(get_write_session, scope="function")]
+
+
 def current_principal(request: Request, session: SessionDep) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")

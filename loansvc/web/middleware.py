@@ -23,7 +23,11 @@ class _TooLarge(Exception):
 
 
 class BodyLimitMiddleware:
-    """Refuse bodies over `max_bytes` with 413, whether announced by Content-Length or streamed."""
+    """Refuse bodies over `max_bytes` with 413, whether announced by Content-Length or streamed.
+
+    It also refuses URLs carrying NUL characters with 400: PostgreSQL cannot compare text holding
+    them, so an id like `abc%00` would otherwise end as a 500.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int):
         self.app = app
@@ -32,6 +36,12 @@ class BodyLimitMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+            response = problem_response(
+                None, 400, "BAD_REQUEST", "the URL must not contain NUL (%00) characters"
+            )
+            await response(scope, receive, send)
             return
         limit = self.max_bytes
         if scope["path"].endswith("/import"):
@@ -43,27 +53,34 @@ class BodyLimitMiddleware:
             return
         seen = 0
         started = False
+        exceeded = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    exceeded = True
                     raise _TooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if exceeded and not started:
+                # FastAPI turns the cut-off body into its own 400; the answer is 413, sent below
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._refuse(scope, receive, send, limit)
+        except Exception:
+            if not exceeded:
+                raise
+        if exceeded and not started:
+            await self._refuse(scope, receive, send, limit)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = problem_response(
@@ -86,17 +103,32 @@ class RequestLogMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         start = time.perf_counter()
         status = 500
+        started = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                started = True
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # The crash handler answers outside this middleware, where the request id would be lost:
+            # answer here, then re-raise so the error is still logged (its own answer is then skipped).
+            if not started:
+                response = problem_response(
+                    None,
+                    500,
+                    "INTERNAL_ERROR",
+                    "an unexpected error occurred; it has been logged",
+                    instance=scope["path"],
+                )
+                await response(scope, receive, send_with_id)
+            raise
         finally:
             if log.isEnabledFor(logging.INFO):
                 route = scope.get("route")

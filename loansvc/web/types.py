@@ -5,7 +5,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    model_validator,
+)
 
 from loansvc.domain.money import MINOR_UNITS
 
@@ -64,10 +72,28 @@ Currency = Annotated[
 ]
 
 
+def _nul_free(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" not in value
+    if isinstance(value, dict):
+        return all(_nul_free(k) and _nul_free(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(_nul_free(v) for v in value)
+    return True
+
+
 class StrictModel(BaseModel):
-    """Request bodies: unknown fields are refused."""
+    """Request bodies: unknown fields are refused, and so is text with NUL characters (which
+    PostgreSQL cannot store: it would fail as a 500 instead of a 422)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_characters(cls, data: Any) -> Any:
+        if not _nul_free(data):
+            raise ValueError("text must not contain NUL (\\u0000) characters")
+        return data
 
 
 class OutModel(BaseModel):

@@ -28,9 +28,7 @@ class Assessment(IdMixin, TimestampMixin, Base):
     """A stored assessment of a registered household, with a snapshot of every input."""
 
     __tablename__ = "assessments"
-    __table_args__ = (
-        one_of("decision", ("eligible", "refer", "ineligible"), "decision_valid"),
-    )
+    __table_args__ = (one_of("decision", ("eligible", "refer", "ineligible"), "decision_valid"),)
 
     household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), index=True)
     lender_id: Mapped[str | None] = mapped_column(ForeignKey("lenders.id"), index=True)

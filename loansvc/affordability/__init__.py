@@ -1,0 +1,1 @@
+"""Affordability: versioned policies, assessments (quick and recorded), house models, plans, coverage."""

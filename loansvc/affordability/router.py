@@ -1,0 +1,123 @@
+"""HTTP for affordability: quick and recorded assessments, replay, and versioned policies."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from loansvc.affordability import repository, service
+from loansvc.affordability.schemas import (
+    AssessmentResult,
+    AssessRequest,
+    PolicyCreate,
+    PolicyOut,
+    RecordedAssessRequest,
+    ReplayOut,
+    StoredAssessmentOut,
+)
+from loansvc.auth.principal import Principal
+from loansvc.registry.repository import page as paginate
+from loansvc.web.clock import today
+from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, require
+from loansvc.web.problems import AUTH_ERRORS, responses
+from loansvc.web.types import Page
+
+router = APIRouter(prefix="/v1", tags=["affordability"])
+
+
+def _stored_out(assessment, principal: Principal) -> StoredAssessmentOut:
+    return StoredAssessmentOut(
+        id=assessment.id,
+        household_id=assessment.household_id,
+        lender_id=assessment.lender_id,
+        product_id=assessment.product_id,
+        policy_version=assessment.policy_version,
+        decision=assessment.decision,
+        result=assessment.result,
+        inputs=service.inputs_view(assessment, principal),
+        created_by=assessment.created_by,
+        created_at=assessment.created_at,
+    )
+
+
+@router.post(
+    "/affordability/assess", response_model=AssessmentResult, responses=responses(*AUTH_ERRORS, 404, 422)
+)
+def assess(
+    body: AssessRequest, session: SessionDep, principal: Principal = require("loan_officer", "partner")
+):
+    """A quick cash-flow check with reasons and stress tests. Nothing is stored."""
+    return service.quick_assess(session, principal, body, today())
+
+
+@router.post(
+    "/households/{household_id}/assessments",
+    status_code=201,
+    response_model=StoredAssessmentOut,
+    responses=responses(*AUTH_ERRORS, 404, 422),
+)
+def record_assessment(
+    household_id: str,
+    body: RecordedAssessRequest,
+    session: SessionDep,
+    principal: Principal = require("loan_officer", "partner"),
+):
+    """Assess a registered household from its recorded finances and its loans with every lender."""
+    assessment = service.record_assessment(session, principal, household_id, body, today())
+    return _stored_out(assessment, principal)
+
+
+@router.get(
+    "/households/{household_id}/assessments",
+    response_model=list[StoredAssessmentOut],
+    responses=responses(*AUTH_ERRORS, 404),
+)
+def list_assessments(
+    household_id: str, session: SessionDep, principal: Principal = require("loan_officer", "partner")
+):
+    return [_stored_out(a, principal) for a in service.list_assessments(session, principal, household_id)]
+
+
+@router.get(
+    "/assessments/{assessment_id}", response_model=StoredAssessmentOut, responses=responses(*AUTH_ERRORS, 404)
+)
+def get_assessment(
+    assessment_id: str, session: SessionDep, principal: Principal = require("loan_officer", "partner")
+):
+    return _stored_out(service.get_assessment(session, principal, assessment_id), principal)
+
+
+@router.post(
+    "/assessments/{assessment_id}/replay", response_model=ReplayOut, responses=responses(*AUTH_ERRORS, 404)
+)
+def replay_assessment(
+    assessment_id: str, session: SessionDep, principal: Principal = require("loan_officer", "partner")
+):
+    """Re-run a stored assessment from its snapshot under its recorded policy version."""
+    return service.replay(session, principal, assessment_id)
+
+
+@router.get("/policies", response_model=Page[PolicyOut], responses=responses(*AUTH_ERRORS))
+def list_policies(session: SessionDep, page: PageDep, principal: Principal = require(*ALL_ROLES)):
+    service.policy_record(session)  # the default exists from the first read on
+    items, total = paginate(session, repository.policies_query(), page.limit, page.offset)
+    return Page[PolicyOut](items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/policies/{version}", response_model=PolicyOut, responses=responses(*AUTH_ERRORS, 404))
+def get_policy(version: str, session: SessionDep, principal: Principal = require(*ALL_ROLES)):
+    service.policy_record(session)
+    from loansvc.db.models import Policy
+    from loansvc.domain.errors import NotFound
+
+    record = session.get(Policy, version)
+    if record is None:
+        raise NotFound(f"no policy version {version}", code="POLICY_NOT_FOUND")
+    return record
+
+
+@router.post(
+    "/policies", status_code=201, response_model=PolicyOut, responses=responses(*AUTH_ERRORS, 409, 422)
+)
+def create_policy(body: PolicyCreate, session: SessionDep, principal: Principal = require("admin")):
+    """A new policy version (existing versions are never changed); optionally the new default."""
+    return service.create_policy(session, principal, body)

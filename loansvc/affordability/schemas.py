@@ -1,0 +1,164 @@
+"""Affordability requests and responses (the shapes of issue #4's contract)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints, model_validator
+
+from loansvc.web.types import (
+    Currency,
+    DecimalStr,
+    Name,
+    NonNegativeAmount,
+    OutModel,
+    PositiveAmount,
+    RatePercent,
+    ShortText,
+    StrictModel,
+)
+
+CashFrequency = Literal["daily", "weekly", "biweekly", "every_4_weeks", "monthly", "quarterly", "yearly"]
+RepaymentFrequency = Literal["monthly", "quarterly", "every_4_weeks", "biweekly", "weekly"]
+
+
+class IncomeLine(StrictModel):
+    source: ShortText
+    amount: NonNegativeAmount
+    frequency: CashFrequency = "monthly"
+    currency: Currency | None = None
+
+
+class ExpenseLine(StrictModel):
+    category: ShortText
+    amount: NonNegativeAmount
+    frequency: CashFrequency = "monthly"
+    currency: Currency | None = None
+
+
+class DebtLine(StrictModel):
+    lender: Name
+    installment: PositiveAmount
+    frequency: CashFrequency = "monthly"
+    outstanding: NonNegativeAmount = Decimal(0)
+    currency: Currency | None = None
+
+
+class LoanIn(StrictModel):
+    """Either explicit terms, or a product_id (its terms are used) with amount and term."""
+
+    product_id: Annotated[str, StringConstraints(max_length=36)] | None = None
+    amount: PositiveAmount | None = None
+    annual_rate_percent: RatePercent | None = None
+    term: int | None = Field(default=None, ge=1, le=600)
+    frequency: RepaymentFrequency | None = None
+    interest_method: Literal["declining_balance", "flat"] | None = None
+    amortization: Literal["equal_installments", "equal_principal"] | None = None
+    grace_principal_periods: int = Field(default=0, ge=0, le=60)
+
+    @model_validator(mode="after")
+    def _terms_known(self):
+        if self.product_id is None and (self.annual_rate_percent is None or self.term is None):
+            raise ValueError("give annual_rate_percent and term, or a product_id")
+        if self.product_id is not None and self.term is None:
+            raise ValueError("with a product_id, give the term")
+        return self
+
+
+class AssessRequest(StrictModel):
+    currency: Currency = "USD"
+    household_size: int | None = Field(default=None, ge=1, le=50)
+    idpoor_level: Literal[0, 1, 2] | None = None
+    incomes: list[IncomeLine] | None = Field(default=None, max_length=30)
+    expenses: list[ExpenseLine] = Field(default_factory=list, max_length=30)
+    existing_debts: list[DebtLine] = Field(default_factory=list, max_length=30)
+    loan: LoanIn | None = None
+    household_id: Annotated[str, StringConstraints(max_length=36)] | None = None
+
+    @model_validator(mode="after")
+    def _finances_known(self):
+        if self.household_id is None:
+            if not self.incomes:
+                raise ValueError("incomes: at least one income line is needed (or a household_id)")
+            if self.household_size is None:
+                raise ValueError("household_size is needed (or a household_id)")
+        return self
+
+
+class RecordedAssessRequest(StrictModel):
+    loan: LoanIn
+    currency: Currency | None = None
+
+
+class ReasonOut(OutModel):
+    code: str
+    message: str
+
+
+class StressOut(OutModel):
+    scenario: str
+    dsti_after_percent: DecimalStr | None
+    surplus_after_loan: DecimalStr
+    passes: bool
+
+
+class AssessmentResult(OutModel):
+    policy_version: str
+    currency: str
+    monthly_income: DecimalStr
+    monthly_expenses: DecimalStr
+    monthly_debt_service: DecimalStr
+    monthly_surplus: DecimalStr
+    max_installment: DecimalStr
+    max_loan_amount: DecimalStr | None
+    loan_installment: DecimalStr | None
+    dsti_before_percent: DecimalStr | None
+    dsti_after_percent: DecimalStr | None
+    decision: Literal["eligible", "refer", "ineligible"]
+    reasons: list[ReasonOut]
+    stress: list[StressOut]
+
+
+class StoredAssessmentOut(OutModel):
+    id: str
+    household_id: str
+    lender_id: str | None
+    product_id: str | None
+    policy_version: str
+    decision: str
+    result: dict[str, Any]
+    inputs: dict[str, Any] | None = Field(
+        description="the snapshot of every input (admins and loan officers)"
+    )
+    created_by: str
+    created_at: datetime
+
+
+class ReplayOut(OutModel):
+    assessment_id: str
+    policy_version: str
+    matches: bool
+    recorded: dict[str, Any]
+    replayed: dict[str, Any]
+
+
+class PolicyCreate(StrictModel):
+    version: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+    base_version: Annotated[str, StringConstraints(max_length=50)] | None = Field(
+        default=None,
+        description="copy this version's parameters, then apply `parameters` (default: the default)",
+    )
+    parameters: dict[str, Any] = Field(default_factory=dict, description="the parameters that differ")
+    make_default: bool = False
+    notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class PolicyOut(OutModel):
+    version: str
+    parameters: dict[str, Any]
+    is_default: bool
+    notes: str | None
+    created_by: str | None
+    created_at: datetime

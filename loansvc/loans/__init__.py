@@ -1,0 +1,1 @@
+"""Loans from application to last disbursement: four-eyes approval, tranches, inspections, history."""

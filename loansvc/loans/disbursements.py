@@ -1,0 +1,352 @@
+"""Disbursements: materials in kind and cash tranches tied to construction milestones.
+
+The loan row is locked for the whole request (and on SQLite the transaction is BEGIN IMMEDIATE), so
+concurrent requests queue: the sum disbursed never passes the approval (a CHECK guards it too) and
+stock never goes below zero. The first disbursement creates the repayment schedule; each later one
+re-amortizes it by writing a new schedule version.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from loansvc.audit.service import record as audit
+from loansvc.auth.principal import Principal
+from loansvc.db.models import Disbursement, DisbursementLine, Inspection, Lender, Loan, ScheduledInstallment
+from loansvc.domain.errors import Conflict, InvalidInput
+from loansvc.domain.money import Rounding, round_money
+from loansvc.domain.schedule import (
+    Amortization,
+    DayCount,
+    Fee,
+    FeeTiming,
+    Frequency,
+    InterestCalculation,
+    InterestMethod,
+    LoanTerms,
+    Schedule,
+    Tranche,
+    build_schedule,
+    due_dates,
+)
+from loansvc.loans import repository
+from loansvc.loans.schemas import DisbursementCreate, DisbursementLineOut, DisbursementOut, InspectionCreate
+from loansvc.loans.service import check_date, get_visible, snapshot, transition
+from loansvc.materials import repository as materials_repository
+from loansvc.materials import service as materials
+from loansvc.web.problems import Forbidden
+
+
+def loan_terms(
+    loan: Loan, principal: Decimal, disbursed_on: date, tranches: tuple[Tranche, ...] = ()
+) -> LoanTerms:
+    t = loan.terms or {}
+    return LoanTerms(
+        principal=principal,
+        currency=loan.currency,
+        annual_rate_percent=Decimal(t["annual_rate_percent"]),
+        term=loan.term,
+        frequency=Frequency(t["frequency"]),
+        disbursement_date=disbursed_on,
+        interest_method=InterestMethod(t["interest_method"]),
+        amortization=Amortization(t["amortization"]),
+        interest_calculation=InterestCalculation(t["interest_calculation"]),
+        day_count=DayCount(t["day_count"]),
+        first_repayment_date=date.fromisoformat(t["first_repayment_date"])
+        if t.get("first_repayment_date")
+        else None,
+        grace_principal_periods=int(t.get("grace_principal_periods") or 0),
+        installment_multiple=Decimal(t["installment_multiple"]) if t.get("installment_multiple") else None,
+        rounding=Rounding.HALF_EVEN,
+        fees=tuple(
+            Fee(
+                name=f["name"],
+                timing=FeeTiming(f.get("timing", "upfront")),
+                amount=Decimal(f["amount"]) if f.get("amount") is not None else None,
+                percent=Decimal(f["percent"]) if f.get("percent") is not None else None,
+            )
+            for f in t.get("fees") or []
+        ),
+        tranches=tranches,
+    )
+
+
+def schedule_for(loan: Loan, disbursements: list[tuple[date, Decimal]]) -> Schedule:
+    """The schedule of the disbursements so far: the first is the principal, the rest are tranches.
+
+    With per-period interest a tranche dated between due dates joins at the next due date and
+    accrues nothing before it; with daily interest it accrues from its own date.
+    """
+    (first_on, first_amount), later = disbursements[0], disbursements[1:]
+    base = loan_terms(loan, first_amount, first_on)
+    dues = due_dates(base)
+    tranches = []
+    for when, amount in later:
+        if base.interest_calculation is InterestCalculation.PER_PERIOD and when != first_on:
+            joins = next((d for d in dues if d >= when), None)
+            if joins is None or joins == dues[-1]:
+                raise Conflict(
+                    "the loan has no installment left to carry this tranche", code="TRANCHE_AFTER_MATURITY"
+                )
+            when = joins
+        elif when >= dues[-1]:
+            raise Conflict(
+                "the loan has no installment left to carry this tranche", code="TRANCHE_AFTER_MATURITY"
+            )
+        tranches.append(Tranche(date=when, amount=amount))
+    return build_schedule(loan_terms(loan, first_amount, first_on, tuple(tranches)))
+
+
+def _write_schedule(session: Session, loan: Loan, schedule: Schedule) -> None:
+    loan.schedule_version += 1
+    session.add_all(
+        ScheduledInstallment(
+            loan_id=loan.id,
+            version=loan.schedule_version,
+            number=i.number,
+            due_date=i.due_date,
+            principal=i.principal,
+            interest=i.interest,
+            fees=i.fees,
+            total=i.total,
+            balance=i.balance,
+        )
+        for i in schedule.installments
+    )
+
+
+def _check_actor(session: Session, principal: Principal, loan: Loan, kind: str) -> Lender:
+    lender = session.get(Lender, loan.lender_id)
+    if kind == "materials":
+        if lender.kind != "materials_bank":
+            raise InvalidInput(
+                "materials are issued on materials-bank loans only",
+                code="WRONG_DISBURSEMENT_KIND",
+                field="kind",
+            )
+        if principal.role not in ("loan_officer", "admin"):
+            raise Forbidden("materials are issued by a loan officer or an admin", code="ROLE_NOT_ALLOWED")
+    else:
+        if lender.kind == "materials_bank":
+            raise InvalidInput(
+                "a materials-bank loan is disbursed in kind", code="WRONG_DISBURSEMENT_KIND", field="kind"
+            )
+        if principal.role not in ("partner", "admin"):
+            raise Forbidden("cash tranches are released by the lender's partner key", code="ROLE_NOT_ALLOWED")
+    return lender
+
+
+def _check_milestone(session: Session, loan: Loan, milestone: str, kind: str, on: date) -> None:
+    milestones = (loan.terms or {}).get("milestones") or []
+    if milestone not in milestones:
+        raise InvalidInput(
+            f"milestone must be one of: {', '.join(milestones)}", code="UNKNOWN_MILESTONE", field="milestone"
+        )
+    if kind != "cash":
+        return
+    previous = [d for d in repository.disbursements(session, loan.id) if d.kind == "cash"]
+    if not previous:
+        return
+    before = previous[-1].milestone
+    passed = [i for i in repository.inspections(session, loan.id) if i.milestone == before and i.passed]
+    if not any(i.inspected_on <= on for i in passed):
+        raise Conflict(
+            f"a tranche after the first needs a passed inspection of the previous milestone ({before})",
+            code="INSPECTION_REQUIRED",
+        )
+
+
+def disburse(
+    session: Session, principal: Principal, loan_id: str, body: DisbursementCreate, today: date
+) -> Disbursement:
+    loan = get_visible(session, principal, loan_id, lock=True)
+    _check_actor(session, principal, loan, body.kind)
+    if loan.status not in ("approved", "active"):
+        error = Conflict(f"a {loan.status} loan cannot be disbursed", code="ILLEGAL_TRANSITION")
+        error.extra = {"current_status": loan.status}  # type: ignore[attr-defined]
+        raise error
+    on = body.date or today
+    check_date(
+        on,
+        today=today,
+        not_before=loan.last_event_on if loan.status == "approved" else loan.decided_on,
+        field="date",
+        step="approval" if loan.status == "approved" else "the approval",
+    )
+    last = repository.disbursements(session, loan.id)
+    if last and on < last[-1].disbursed_on:
+        raise InvalidInput(
+            f"date {on} is before the previous disbursement ({last[-1].disbursed_on})",
+            code="DATE_BEFORE_PREVIOUS_STEP",
+            field="date",
+        )
+    _check_milestone(session, loan, body.milestone, body.kind, on)
+    stock = {}
+    lines: list[tuple[str, Decimal, Decimal, Decimal]] = []
+    if body.kind == "materials":
+        stock = materials_repository.by_skus(session, [line.sku for line in body.lines], lock=True)
+        for k, line in enumerate(body.lines):
+            material = stock.get(line.sku)
+            if material is None:
+                raise InvalidInput(
+                    f"no material with sku {line.sku}", code="UNKNOWN_SKU", field=f"lines[{k}].sku"
+                )
+            if material.currency != loan.currency:
+                raise InvalidInput(
+                    f"{line.sku} is priced in {material.currency}, the loan in {loan.currency}",
+                    code="CURRENCY_MISMATCH",
+                    field=f"lines[{k}].sku",
+                )
+            value = round_money(line.quantity * material.unit_cost, loan.currency)
+            lines.append((line.sku, line.quantity, material.unit_cost, value))
+        amount = sum((value for *_, value in lines), Decimal(0))
+        if amount <= 0:
+            raise InvalidInput("the delivery has no value", code="ZERO_VALUE", field="lines")
+    else:
+        amount = body.amount
+        if amount != round_money(amount, loan.currency):
+            raise InvalidInput(
+                f"amount has more decimals than {loan.currency} allows",
+                code="TOO_MANY_DECIMALS",
+                field="amount",
+            )
+    if loan.disbursed_amount + amount > loan.approved_amount:
+        raise Conflict(
+            f"disbursing {amount} would bring the total to {loan.disbursed_amount + amount}, "
+            f"above the approved {loan.approved_amount}",
+            code="OVER_DISBURSEMENT",
+        )
+    before = snapshot(loan)
+    disbursement = Disbursement(
+        loan_id=loan.id,
+        kind=body.kind,
+        amount=amount,
+        milestone=body.milestone,
+        disbursed_on=on,
+        created_by=principal.name,
+    )
+    session.add(disbursement)
+    session.flush()
+    for sku, quantity, unit_cost, value in lines:
+        session.add(
+            DisbursementLine(
+                disbursement_id=disbursement.id,
+                material_id=stock[sku].id,
+                sku=sku,
+                quantity=quantity,
+                unit_cost=unit_cost,
+                value=value,
+            )
+        )
+    if lines:
+        materials.issue(session, principal, stock, [(sku, q) for sku, q, *_ in lines], on, disbursement.id)
+    history = [(d.disbursed_on, d.amount) for d in last] + [(on, amount)]
+    _write_schedule(session, loan, schedule_for(loan, history))
+    loan.disbursed_amount += amount
+    if loan.status == "approved":
+        transition(loan, "active")
+        loan.first_disbursed_on = on
+    loan.last_event_on = on
+    session.flush()
+    audit(
+        session,
+        principal,
+        entity_type="disbursement",
+        entity_id=disbursement.id,
+        loan_id=loan.id,
+        action=f"disbursed_{body.kind}",
+        before=before,
+        after=snapshot(loan)
+        | {
+            "amount": str(amount),
+            "milestone": body.milestone,
+            "date": on.isoformat(),
+            "lines": [{"sku": s, "quantity": str(q), "value": str(v)} for s, q, _, v in lines],
+        },
+    )
+    return disbursement
+
+
+def disbursement_out(
+    session: Session,
+    loan: Loan,
+    disbursement: Disbursement,
+    lines: list[DisbursementLine] | None = None,
+    total: Decimal | None = None,
+) -> DisbursementOut:
+    if lines is None:
+        lines = repository.disbursement_lines(session, [disbursement.id])[disbursement.id]
+    return DisbursementOut(
+        id=disbursement.id,
+        loan_id=loan.id,
+        kind=disbursement.kind,
+        amount=round_money(disbursement.amount, loan.currency),
+        milestone=disbursement.milestone,
+        date=disbursement.disbursed_on,
+        lines=[
+            DisbursementLineOut(
+                sku=x.sku,
+                quantity=x.quantity,
+                unit_cost=x.unit_cost,
+                value=round_money(x.value, loan.currency),
+            )
+            for x in lines
+        ],
+        disbursed_amount=round_money(total if total is not None else loan.disbursed_amount, loan.currency),
+        created_by=disbursement.created_by,
+        created_at=disbursement.created_at,
+    )
+
+
+def list_disbursements(session: Session, loan: Loan) -> list[DisbursementOut]:
+    rows = repository.disbursements(session, loan.id)
+    lines = repository.disbursement_lines(session, [d.id for d in rows])
+    out, running = [], Decimal(0)
+    for d in rows:
+        running += d.amount
+        out.append(disbursement_out(session, loan, d, lines[d.id], running))
+    return out
+
+
+def inspect(
+    session: Session, principal: Principal, loan_id: str, body: InspectionCreate, today: date
+) -> Inspection:
+    loan = get_visible(session, principal, loan_id, lock=True)
+    if loan.status not in ("approved", "active"):
+        raise Conflict(f"a {loan.status} loan has no construction to inspect", code="ILLEGAL_TRANSITION")
+    check_date(
+        body.inspected_on, today=today, not_before=loan.decided_on, field="inspected_on", step="approval"
+    )
+    milestones = (loan.terms or {}).get("milestones") or []
+    if body.milestone not in milestones:
+        raise InvalidInput(
+            f"milestone must be one of: {', '.join(milestones)}", code="UNKNOWN_MILESTONE", field="milestone"
+        )
+    inspection = Inspection(
+        loan_id=loan.id,
+        milestone=body.milestone,
+        inspected_on=body.inspected_on,
+        inspector=body.inspector,
+        passed=body.passed,
+        notes=body.notes,
+        created_by=principal.name,
+    )
+    session.add(inspection)
+    session.flush()
+    audit(
+        session,
+        principal,
+        entity_type="inspection",
+        entity_id=inspection.id,
+        loan_id=loan.id,
+        action="inspected",
+        after={
+            "milestone": body.milestone,
+            "passed": body.passed,
+            "inspected_on": body.inspected_on.isoformat(),
+        },
+    )
+    return inspection

@@ -1,0 +1,354 @@
+"""Loan applications and decisions: apply, approve (four eyes), reject, withdraw, and reads.
+
+A partner key acts only on its own lender's loans: anything else is 404. Every state change is
+written to the audit log with the state before and after.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from loansvc.affordability import service as affordability
+from loansvc.audit.service import record as audit
+from loansvc.auth.principal import Principal
+from loansvc.db.models import Assessment, Household, Lender, Loan, Product
+from loansvc.domain.errors import Conflict, InvalidInput, NotFound
+from loansvc.domain.money import round_money
+from loansvc.loans import repository
+from loansvc.loans.schemas import (
+    ApproveRequest,
+    InstallmentOut,
+    LoanCreate,
+    LoanOut,
+    RejectRequest,
+    WithdrawRequest,
+)
+from loansvc.registry.service import link_household_to_lender
+from loansvc.web.problems import Forbidden
+
+TRANSITIONS = {
+    "submitted": {"approved", "rejected", "withdrawn"},
+    "approved": {"active", "withdrawn"},
+    "active": {"closed", "written_off"},
+}
+
+
+def check_date(
+    value: date, *, today: date, not_before: date | None, field: str, step: str = "the step before"
+) -> None:
+    if value > today:
+        raise InvalidInput(f"{field} {value} is in the future", code="DATE_IN_FUTURE", field=field)
+    if not_before is not None and value < not_before:
+        raise InvalidInput(
+            f"{field} {value} is before {step} ({not_before})", code="DATE_BEFORE_PREVIOUS_STEP", field=field
+        )
+
+
+def transition(loan: Loan, to: str) -> None:
+    if to not in TRANSITIONS.get(loan.status, set()):
+        error = Conflict(f"a {loan.status} loan cannot become {to}", code="ILLEGAL_TRANSITION")
+        error.extra = {"current_status": loan.status}  # type: ignore[attr-defined]
+        raise error
+    loan.status = to
+
+
+def snapshot(loan: Loan) -> dict[str, Any]:
+    return {
+        "status": loan.status,
+        "amount": str(loan.amount),
+        "approved_amount": None if loan.approved_amount is None else str(loan.approved_amount),
+        "disbursed_amount": str(loan.disbursed_amount),
+        "schedule_version": loan.schedule_version,
+    }
+
+
+def get_visible(session: Session, principal: Principal, loan_id: str, *, lock: bool = False) -> Loan:
+    lender = principal.lender_id if principal.is_partner else None
+    loan = repository.get(session, loan_id, lender_id=lender, lock=lock)
+    if loan is None:
+        raise NotFound(f"no loan {loan_id}", code="LOAN_NOT_FOUND")
+    return loan
+
+
+def _product_for(session: Session, principal: Principal, product_id: str) -> tuple[Product, Lender]:
+    product = session.get(Product, product_id)
+    if product is None or (principal.is_partner and product.lender_id != principal.lender_id):
+        raise InvalidInput(f"no product {product_id}", code="UNKNOWN_PRODUCT", field="product_id")
+    return product, session.get(Lender, product.lender_id)
+
+
+def _check_limits(product: Product, body: LoanCreate) -> None:
+    if body.amount != round_money(body.amount, product.currency):
+        raise InvalidInput(
+            f"amount has more decimals than {product.currency} allows",
+            field="amount",
+            code="TOO_MANY_DECIMALS",
+        )
+    if not product.min_amount <= body.amount <= product.max_amount:
+        raise InvalidInput(
+            f"amount must be between {product.min_amount.normalize():f} and "
+            f"{product.max_amount.normalize():f} {product.currency} for this product",
+            code="AMOUNT_OUT_OF_RANGE",
+            field="amount",
+        )
+    if not product.min_term <= body.term <= product.max_term:
+        raise InvalidInput(
+            f"term must be between {product.min_term} and {product.max_term} for this product",
+            code="TERM_OUT_OF_RANGE",
+            field="term",
+        )
+    if body.grace_principal_periods > product.max_grace_principal_periods:
+        raise InvalidInput(
+            f"this product allows at most {product.max_grace_principal_periods} grace periods",
+            code="GRACE_OUT_OF_RANGE",
+            field="grace_principal_periods",
+        )
+    if body.grace_principal_periods >= body.term:
+        raise InvalidInput(
+            "the grace periods leave no installment to repay the principal",
+            code="GRACE_OUT_OF_RANGE",
+            field="grace_principal_periods",
+        )
+
+
+def apply(session: Session, principal: Principal, body: LoanCreate, today: date) -> Loan:
+    submitted_on = body.submitted_on or today
+    check_date(submitted_on, today=today, not_before=None, field="submitted_on")
+    product, lender = _product_for(session, principal, body.product_id)
+    household = session.get(Household, body.household_id)
+    if household is None:
+        raise InvalidInput(
+            f"no household {body.household_id}", code="UNKNOWN_HOUSEHOLD", field="household_id"
+        )
+    _check_limits(product, body)
+    if body.first_repayment_date is not None and body.first_repayment_date <= submitted_on:
+        raise InvalidInput(
+            "first_repayment_date must come after the application",
+            code="DATE_BEFORE_PREVIOUS_STEP",
+            field="first_repayment_date",
+        )
+    if body.housing_model_code is not None and not affordability.housing_model_exists(
+        session, body.housing_model_code
+    ):
+        raise InvalidInput(
+            f"no housing model {body.housing_model_code}",
+            code="UNKNOWN_HOUSING_MODEL",
+            field="housing_model_code",
+        )
+    assessment = affordability.assess_for_application(
+        session,
+        principal,
+        household,
+        product,
+        amount=body.amount,
+        term=body.term,
+        grace_principal_periods=body.grace_principal_periods,
+        as_of=submitted_on,
+    )
+    loan = Loan(
+        household_id=household.id,
+        product_id=product.id,
+        lender_id=lender.id,
+        currency=product.currency,
+        amount=body.amount,
+        term=body.term,
+        purpose=body.purpose,
+        housing_model_code=body.housing_model_code,
+        first_repayment_date=body.first_repayment_date,
+        status="submitted",
+        submitted_on=submitted_on,
+        submitted_by=principal.name,
+        submitted_by_key_id=principal.key_id,
+        assessment_id=assessment.id,
+        last_event_on=submitted_on,
+        disbursed_amount=Decimal(0),
+        schedule_version=0,
+        terms={"grace_principal_periods": body.grace_principal_periods},
+    )
+    session.add(loan)
+    session.flush()
+    link_household_to_lender(session, household.id, lender.id)
+    audit(
+        session,
+        principal,
+        entity_type="loan",
+        entity_id=loan.id,
+        loan_id=loan.id,
+        action="submitted",
+        after=snapshot(loan) | {"assessment_decision": assessment.decision},
+    )
+    return loan
+
+
+def _check_decider(session: Session, principal: Principal, loan: Loan) -> Lender:
+    lender = session.get(Lender, loan.lender_id)
+    if lender.kind == "materials_bank":
+        if principal.role not in ("loan_officer", "admin"):
+            raise Forbidden(
+                "materials-bank loans are decided by a loan officer or an admin", code="ROLE_NOT_ALLOWED"
+            )
+    elif principal.role not in ("partner", "admin"):
+        raise Forbidden(
+            "a partner MFI's loans are decided by that partner or an admin", code="ROLE_NOT_ALLOWED"
+        )
+    if principal.key_id == loan.submitted_by_key_id:
+        raise Conflict("four eyes: the key that submitted the loan cannot decide it", code="FOUR_EYES")
+    return lender
+
+
+def frozen_terms(product: Product, loan: Loan, approved_amount: Decimal) -> dict[str, Any]:
+    """The contract terms, copied from the product at approval so later product edits never reach them."""
+    return {
+        "currency": product.currency,
+        "approved_amount": str(approved_amount),
+        "term": loan.term,
+        "annual_rate_percent": str(product.annual_rate_percent),
+        "interest_method": product.interest_method,
+        "amortization": product.amortization,
+        "frequency": product.frequency,
+        "interest_calculation": product.interest_calculation,
+        "day_count": product.day_count,
+        "installment_multiple": None
+        if product.installment_multiple is None
+        else str(product.installment_multiple),
+        "fees": product.fees,
+        "grace_principal_periods": (loan.terms or {}).get("grace_principal_periods", 0),
+        "first_repayment_date": None
+        if loan.first_repayment_date is None
+        else loan.first_repayment_date.isoformat(),
+        "milestones": product.milestones,
+    }
+
+
+def approve(session: Session, principal: Principal, loan_id: str, body: ApproveRequest, today: date) -> Loan:
+    loan = get_visible(session, principal, loan_id, lock=True)
+    _check_decider(session, principal, loan)
+    approved_on = body.approved_on or today
+    check_date(approved_on, today=today, not_before=loan.submitted_on, field="approved_on", step="submission")
+    approved_amount = body.approved_amount or loan.amount
+    if approved_amount > loan.amount:
+        raise InvalidInput(
+            "approved_amount cannot exceed the amount applied for",
+            code="APPROVAL_ABOVE_REQUEST",
+            field="approved_amount",
+        )
+    assessment = session.get(Assessment, loan.assessment_id) if loan.assessment_id else None
+    if body.override_reason is not None and not principal.is_admin:
+        raise Forbidden("only an admin may override an ineligible assessment", code="OVERRIDE_NOT_ALLOWED")
+    if assessment is not None and assessment.decision == "ineligible" and body.override_reason is None:
+        raise Conflict(
+            "the affordability assessment is ineligible: an admin may approve with a written override_reason",
+            code="ASSESSMENT_INELIGIBLE",
+        )
+    before = snapshot(loan)
+    transition(loan, "approved")
+    product = session.get(Product, loan.product_id)
+    loan.approved_amount = approved_amount
+    loan.terms = frozen_terms(product, loan, approved_amount)
+    loan.decided_on = approved_on
+    loan.decided_by = principal.name
+    loan.decision_note = body.note
+    loan.override_reason = body.override_reason
+    loan.last_event_on = approved_on
+    session.flush()
+    audit(
+        session,
+        principal,
+        entity_type="loan",
+        entity_id=loan.id,
+        loan_id=loan.id,
+        action="approved",
+        before=before,
+        after=snapshot(loan) | {"override_reason": body.override_reason, "note": body.note},
+    )
+    return loan
+
+
+def reject(session: Session, principal: Principal, loan_id: str, body: RejectRequest, today: date) -> Loan:
+    loan = get_visible(session, principal, loan_id, lock=True)
+    _check_decider(session, principal, loan)
+    rejected_on = body.rejected_on or today
+    check_date(rejected_on, today=today, not_before=loan.submitted_on, field="rejected_on", step="submission")
+    before = snapshot(loan)
+    transition(loan, "rejected")
+    loan.decided_on, loan.decided_by, loan.decision_note = rejected_on, principal.name, body.note
+    loan.last_event_on = rejected_on
+    session.flush()
+    audit(
+        session,
+        principal,
+        entity_type="loan",
+        entity_id=loan.id,
+        loan_id=loan.id,
+        action="rejected",
+        before=before,
+        after=snapshot(loan) | {"note": body.note},
+    )
+    return loan
+
+
+def withdraw(
+    session: Session, principal: Principal, loan_id: str, body: WithdrawRequest, today: date
+) -> Loan:
+    loan = get_visible(session, principal, loan_id, lock=True)
+    withdrawn_on = body.withdrawn_on or today
+    check_date(withdrawn_on, today=today, not_before=loan.last_event_on, field="withdrawn_on")
+    before = snapshot(loan)
+    transition(loan, "withdrawn")
+    loan.last_event_on = withdrawn_on
+    loan.decision_note = body.note or loan.decision_note
+    session.flush()
+    audit(
+        session,
+        principal,
+        entity_type="loan",
+        entity_id=loan.id,
+        loan_id=loan.id,
+        action="withdrawn",
+        before=before,
+        after=snapshot(loan) | {"note": body.note},
+    )
+    return loan
+
+
+def outstanding_principal(session: Session, loan: Loan) -> Decimal:
+    """Disbursed principal not yet repaid (repayments reduce it once recorded)."""
+    from loansvc.loans import balances
+
+    return balances.outstanding_principal(session, loan)
+
+
+def loan_out(session: Session, principal: Principal, loan: Loan, today: date) -> LoanOut:
+    rows = repository.installments(session, loan)
+    upcoming = next((r for r in rows if r.due_date >= today), None)
+    assessment = session.get(Assessment, loan.assessment_id) if loan.assessment_id else None
+    return LoanOut(
+        id=loan.id,
+        status=loan.status,
+        household_id=loan.household_id,
+        product_id=loan.product_id,
+        lender_id=loan.lender_id,
+        currency=loan.currency,
+        amount=loan.amount,
+        term=loan.term,
+        purpose=loan.purpose,
+        housing_model_code=loan.housing_model_code,
+        first_repayment_date=loan.first_repayment_date,
+        submitted_on=loan.submitted_on,
+        submitted_by=loan.submitted_by,
+        decided_on=loan.decided_on,
+        decided_by=loan.decided_by,
+        decision_note=loan.decision_note,
+        override_reason=loan.override_reason,
+        approved_amount=loan.approved_amount,
+        terms=loan.terms if loan.approved_amount is not None else None,
+        disbursed_amount=round_money(loan.disbursed_amount, loan.currency),
+        outstanding_principal=round_money(outstanding_principal(session, loan), loan.currency),
+        next_installment=InstallmentOut.model_validate(upcoming) if upcoming else None,
+        assessment=affordability.assessment_view(assessment, principal) if assessment else None,
+        created_at=loan.created_at,
+    )

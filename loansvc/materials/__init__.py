@@ -1,0 +1,1 @@
+"""The materials bank: its catalog, stock receipts and valuation."""

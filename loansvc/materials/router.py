@@ -1,0 +1,72 @@
+"""HTTP for the materials bank catalog and stock receipts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+
+from loansvc.auth.principal import Principal
+from loansvc.materials import repository, service
+from loansvc.materials.schemas import MaterialCreate, MaterialOut, ReceiptCreate, ReceiptOut, StockMovementOut
+from loansvc.registry.repository import page as paginate
+from loansvc.web import idempotency
+from loansvc.web.clock import today
+from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, WriteSessionDep, require
+from loansvc.web.problems import AUTH_ERRORS, responses
+from loansvc.web.types import Page
+
+router = APIRouter(prefix="/v1/materials", tags=["materials bank"])
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+
+@router.post("", status_code=201, response_model=MaterialOut, responses=responses(*AUTH_ERRORS, 409, 422))
+def create_material(
+    body: MaterialCreate, session: SessionDep, principal: Principal = require("loan_officer")
+):
+    return service.material_out(service.create(session, principal, body))
+
+
+@router.get("", response_model=Page[MaterialOut], responses=responses(*AUTH_ERRORS))
+def list_materials(session: SessionDep, page: PageDep, principal: Principal = require(*ALL_ROLES)):
+    items, total = paginate(session, repository.catalog_query(), page.limit, page.offset)
+    return Page[MaterialOut](
+        items=[service.material_out(m) for m in items], total=total, limit=page.limit, offset=page.offset
+    )
+
+
+@router.get("/{sku}", response_model=MaterialOut, responses=responses(*AUTH_ERRORS, 404))
+def get_material(sku: str, session: SessionDep, principal: Principal = require(*ALL_ROLES)):
+    return service.material_out(service.get(session, sku))
+
+
+@router.post(
+    "/{sku}/receipts",
+    status_code=201,
+    response_model=ReceiptOut,
+    responses=responses(*AUTH_ERRORS, 404, 409, 422),
+)
+def receive_stock(
+    sku: str,
+    body: ReceiptCreate,
+    request: Request,
+    session: WriteSessionDep,
+    idempotency_key: IdempotencyKey = None,
+    principal: Principal = require("loan_officer"),
+):
+    def action():
+        movement = service.receive(session, principal, sku, body, today())
+        material = service.get(session, sku)
+        return 201, ReceiptOut(
+            movement=StockMovementOut.model_validate(movement), material=service.material_out(material)
+        )
+
+    return idempotency.run(session, principal, request, idempotency_key, body, action)
+
+
+@router.get("/{sku}/movements", response_model=list[StockMovementOut], responses=responses(*AUTH_ERRORS, 404))
+def stock_movements(
+    sku: str, session: SessionDep, principal: Principal = require("loan_officer", "finance_lead")
+):
+    material = service.get(session, sku)
+    return repository.movements(session, material.id)

@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI
 
 from loansvc import __version__
+from loansvc.affordability.housing_router import router as housing_router
 from loansvc.affordability.router import router as affordability_router
 from loansvc.auth.router import router as api_keys_router
 from loansvc.config import Settings, get_settings
@@ -33,6 +34,7 @@ ROUTERS = [
     registry_router,
     schedules_router,
     affordability_router,
+    housing_router,
     materials_router,
     loans_router,
 ]

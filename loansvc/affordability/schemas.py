@@ -162,3 +162,64 @@ class PolicyOut(OutModel):
     notes: str | None
     created_by: str | None
     created_at: datetime
+
+
+class BillLine(StrictModel):
+    sku: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+    quantity: Annotated[DecimalStr, Field(gt=0, le=Decimal("1000000"), decimal_places=4)]
+
+
+class StageIn(StrictModel):
+    stage: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+    labour_cost: NonNegativeAmount = Decimal(0)
+    materials: list[BillLine] = Field(default_factory=list, max_length=100)
+
+
+class HousingModelCreate(StrictModel):
+    code: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=r"^[A-Za-z0-9._-]+$"),
+    ]
+    name: Name
+    floor_area_m2: Annotated[DecimalStr, Field(gt=0, le=10000)]
+    currency: Currency = "USD"
+    description: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    stages: list[StageIn] = Field(min_length=1, max_length=12)
+
+    @model_validator(mode="after")
+    def _distinct_stages(self):
+        names = [s.stage for s in self.stages]
+        if len(set(names)) != len(names):
+            raise ValueError("each stage appears once")
+        return self
+
+
+class CostLineOut(OutModel):
+    sku: str
+    name: str
+    unit: str
+    quantity: DecimalStr
+    unit_cost: DecimalStr
+    cost: DecimalStr
+
+
+class StageCostOut(OutModel):
+    stage: str
+    materials: list[CostLineOut]
+    materials_cost: DecimalStr
+    labour_cost: DecimalStr
+    total: DecimalStr
+
+
+class HousingModelOut(OutModel):
+    id: str
+    code: str
+    name: str
+    floor_area_m2: DecimalStr
+    currency: str
+    description: str | None
+    stages: list[StageCostOut]
+    materials_cost: DecimalStr
+    labour_cost: DecimalStr
+    total_cost: DecimalStr
+    created_at: datetime

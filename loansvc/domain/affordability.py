@@ -8,7 +8,7 @@ so a stored assessment replays under its recorded policy to the same answer year
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import MISSING, dataclass, fields, is_dataclass
 from datetime import date
@@ -460,8 +460,6 @@ class Assessment:
 
 # ---------------------------------------------------------------- the largest loan that fits
 
-_SCAN_LIMIT = 64
-
 
 def max_loan_amount(capacity: Decimal, loan: LoanRequest, currency: str, as_of: date) -> Decimal:
     """The largest amount, in whole units (1 USD, 100 KHR), whose schedule's largest installment,
@@ -518,46 +516,60 @@ def max_loan_amount(capacity: Decimal, loan: LoanRequest, currency: str, as_of: 
     fixed = sum((f.amount for f in per_installment if f.amount is not None), _ZERO) * per_month
     slope = per_unit * step * per_month
 
-    def clamp(units: Decimal) -> int:
-        return max(1, min(top, int(units.to_integral_value(rounding=ROUND_DOWN))))
-
-    guess = clamp((capacity - fixed) / slope)
+    guess = max(1, min(top, int((capacity - fixed) / slope)))
     found = probe(guess)
     if found is not None:  # one Newton step on the exact schedule
-        guess = clamp(guess + (capacity - found[0]) / slope)
-    # bracket under_bound(lo) and not under_bound(hi), galloping out from the guess, then bisect
+        guess += int((capacity - found[0]) / slope)
+    # the largest amount whose first installment is within the capacity (a monotone bound)
+    units = _edge_near(under_bound, guess, top)
+    found = probe(units) if units > 0 else None
+    if found is None:  # nothing, or the upfront fees swallow this amount and every smaller one
+        return Decimal(0)
+    if found[1] <= capacity:
+        return units * step
+
+    # the amounts sharing its level installment (rounded to a coarse multiple, many do): the last
+    # installment grows with the amount across them, and is smallest at the first of them
+    def other_level(u: int, level: Decimal = found[0]) -> bool:
+        f = probe(u)
+        return f is None or f[0] != level
+
+    start = _edge(other_level, *_below(other_level, units)) + 1
+    if fits(start):
+        return _edge(fits, start, units) * step
+    # the last installment stays above the capacity across the level (daily interest): follow the
+    # largest installment down with the annuity slope and settle for an edge, units fits, units + 1 not
+    excess = probe(start)
+    if excess is None:
+        return Decimal(0)
+    return _edge_near(fits, start - 1 - int((excess[1] - capacity) / slope), start - 1) * step
+
+
+def _edge_near(holds: Callable[[int], bool], guess: int, top: int) -> int:
+    """x <= top with holds(x) (or x == 0) and not holds(x + 1), galloping out from the guess."""
+    guess = max(1, min(top, guess))
+    if not holds(guess):
+        return _edge(holds, *_below(holds, guess))
+    lo, stride = guess, 1
+    while lo + stride <= top and holds(lo + stride):
+        lo, stride = lo + stride, stride * 2
+    return _edge(holds, lo, min(lo + stride, top + 1))
+
+
+def _below(holds: Callable[[int], bool], hi: int) -> tuple[int, int]:
+    """Gallop down from `hi`, where `holds` fails, to a bracket (lo, hi): holds(lo) or lo == 0."""
     stride = 1
-    if under_bound(guess):
-        lo, hi = guess, top + 1
-        while lo + stride <= top and under_bound(lo + stride):
-            lo, stride = lo + stride, stride * 2
-        if lo + stride <= top:
-            hi = lo + stride
-        elif under_bound(top):
-            lo = top
-        else:
-            hi = top
-    else:
-        lo, hi = 0, guess
-        while hi - stride >= 1 and not under_bound(hi - stride):
-            hi, stride = hi - stride, stride * 2
-        lo = max(0, hi - stride)
+    while hi - stride >= 1 and not holds(hi - stride):
+        hi, stride = hi - stride, stride * 2
+    return max(0, hi - stride), hi
+
+
+def _edge(holds: Callable[[int], bool], lo: int, hi: int) -> int:
+    """Bisect a bracket (holds(lo) or lo == 0, not holds(hi)) to x with holds(x), not holds(x + 1)."""
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if under_bound(mid) else (lo, mid)
-    # walk down to the largest amount whose every installment fits
-    for units in range(lo, max(0, lo - _SCAN_LIMIT), -1):
-        if fits(units):
-            return units * step
-    # only coarse installment multiples get here: settle for an edge, units fits and units + 1 not
-    hi = max(0, lo - _SCAN_LIMIT) + 1
-    units, stride = hi - 1, 1
-    while units > 0 and not fits(units):
-        hi, units, stride = units, max(0, units - stride), stride * 2
-    while hi - units > 1:
-        mid = (units + hi) // 2
-        units, hi = (mid, hi) if fits(mid) else (units, mid)
-    return units * step
+        lo, hi = (mid, hi) if holds(mid) else (lo, mid)
+    return lo
 
 
 # ---------------------------------------------------------------- the assessment

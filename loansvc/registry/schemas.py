@@ -81,9 +81,22 @@ class ProductCreate(StrictModel):
     milestones: list[Milestone] = Field(
         default_factory=lambda: ["foundation", "structure", "roof", "finishing"], min_length=1, max_length=12
     )
+    policy_version: Annotated[str, StringConstraints(max_length=50)] | None = Field(
+        default=None,
+        description="the affordability policy version for this product (default: the default policy)",
+    )
+    allocation_order: list[Literal["penalty", "fees", "interest", "principal"]] = Field(
+        default_factory=lambda: ["penalty", "fees", "interest", "principal"], min_length=4, max_length=4
+    )
+    prepayment: Literal["reduce_term", "reduce_installment"] = "reduce_term"
+    allow_credit_balance: bool = False
+    late_fee: PositiveAmount | None = Field(default=None, description="charged once per installment overdue")
+    late_fee_after_days: int = Field(default=0, ge=0, le=365)
 
     @model_validator(mode="after")
     def _ranges(self):
+        if len(set(self.allocation_order)) != 4:
+            raise ValueError("allocation_order lists penalty, fees, interest and principal once each")
         if self.max_amount < self.min_amount:
             raise ValueError("max_amount must be at least min_amount")
         if self.max_term < self.min_term:
@@ -119,6 +132,12 @@ class ProductOut(OutModel):
     max_grace_principal_periods: int
     installment_multiple: DecimalStr | None
     milestones: list[str]
+    policy_version: str | None
+    allocation_order: list[str]
+    prepayment: str
+    allow_credit_balance: bool
+    late_fee: DecimalStr | None
+    late_fee_after_days: int
     created_at: datetime
 
 

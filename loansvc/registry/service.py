@@ -73,6 +73,11 @@ def create_product(session: Session, principal: Principal, body: ProductCreate) 
     lender = session.get(Lender, body.lender_id)
     if lender is None:
         raise InvalidInput(f"no lender {body.lender_id}", code="UNKNOWN_LENDER", field="lender_id")
+    if body.policy_version is not None:
+        from loansvc.affordability.service import policy_record
+
+        policy_record(session)  # the default version exists from first use on
+        policy_record(session, body.policy_version)  # 422 UNKNOWN_POLICY naming policy_version
     if repository.product_name_taken(session, lender.id, body.name):
         raise Conflict(f"the lender already has a product named {body.name!r}", code="PRODUCT_NAME_TAKEN")
     for field in ("min_amount", "max_amount", "installment_multiple"):
@@ -97,6 +102,12 @@ def create_product(session: Session, principal: Principal, body: ProductCreate) 
         max_grace_principal_periods=body.max_grace_principal_periods,
         installment_multiple=body.installment_multiple,
         milestones=list(body.milestones),
+        policy_version=body.policy_version,
+        allocation_order=list(body.allocation_order),
+        prepayment=body.prepayment,
+        allow_credit_balance=body.allow_credit_balance,
+        late_fee=body.late_fee,
+        late_fee_after_days=body.late_fee_after_days,
     )
     session.add(product)
     session.flush()

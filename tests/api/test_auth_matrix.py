@@ -64,6 +64,9 @@ ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/policies"): EVERYONE,
     ("GET", "/v1/policies/{version}"): EVERYONE,
     ("POST", "/v1/policies"): frozenset({ADMIN}),
+    ("POST", "/v1/housing-models"): frozenset({ADMIN, OFFICER}),
+    ("GET", "/v1/housing-models"): EVERYONE,
+    ("GET", "/v1/housing-models/{code}"): EVERYONE,
     # loans: finance leads read them (no personal data); officers and partners act on them
     ("POST", "/v1/loans"): frozenset({ADMIN, OFFICER, PARTNER}),
     ("GET", "/v1/loans"): EVERYONE,

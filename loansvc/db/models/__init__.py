@@ -22,6 +22,7 @@ from loansvc.db.models.registry import (
     Product,
     Site,
 )
+from loansvc.db.models.repayments import Repayment, RepaymentAllocation, RepaymentReversal, WriteOff
 
 __all__ = [
     "ApiKey",
@@ -42,7 +43,11 @@ __all__ = [
     "Material",
     "Policy",
     "Product",
+    "Repayment",
+    "RepaymentAllocation",
+    "RepaymentReversal",
     "ScheduledInstallment",
     "Site",
     "StockMovement",
+    "WriteOff",
 ]

@@ -25,6 +25,9 @@ class Loan(IdMixin, TimestampMixin, Base):
         CheckConstraint("term >= 1", name="term_positive"),
         CheckConstraint("disbursed_amount >= 0", name="disbursed_not_negative"),
         CheckConstraint(
+            "principal_repaid >= 0 AND principal_repaid <= disbursed_amount", name="repaid_within_disbursed"
+        ),
+        CheckConstraint(
             "approved_amount IS NULL OR disbursed_amount <= approved_amount", name="disbursed_within_approval"
         ),
         Index("ix_loans_lender_status", "lender_id", "status"),
@@ -57,6 +60,10 @@ class Loan(IdMixin, TimestampMixin, Base):
     last_event_on: Mapped[date] = mapped_column(Date)
     schedule_version: Mapped[int] = mapped_column(Integer, default=0)
     closed_on: Mapped[date | None] = mapped_column(Date)
+    # running projection of the payments: principal repaid so far (for the gross loan portfolio)
+    principal_repaid: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default="0")
+    written_off_on: Mapped[date | None] = mapped_column(Date)
+    written_off_principal: Mapped[Decimal | None] = mapped_column(Money())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
@@ -79,6 +86,14 @@ class ScheduledInstallment(Base):
     fees: Mapped[Decimal] = mapped_column(Money())
     total: Mapped[Decimal] = mapped_column(Money())
     balance: Mapped[Decimal] = mapped_column(Money())
+    # the projection of the loan's payments onto this installment (current version only)
+    paid_principal: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default="0")
+    paid_interest: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default="0")
+    paid_fees: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default="0")
+    paid_penalty: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default="0")
+    penalty: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default="0")
+    paid_by_due_date: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default="0")
+    fully_paid_on: Mapped[date | None] = mapped_column(Date)
 
 
 class Disbursement(IdMixin, TimestampMixin, Base):

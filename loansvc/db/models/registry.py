@@ -65,6 +65,15 @@ class Product(IdMixin, TimestampMixin, Base):
     installment_multiple: Mapped[Decimal | None] = mapped_column(Money())
     # the affordability policy version this product is assessed under (None: the default policy)
     policy_version: Mapped[str | None] = mapped_column(String(50))
+    # repayment settings: allocation order, what a payment ahead of schedule does, credit balances,
+    # and an optional late fee charged once per installment overdue more than late_fee_after_days
+    allocation_order: Mapped[list[str]] = mapped_column(
+        JSON, default=lambda: ["penalty", "fees", "interest", "principal"]
+    )
+    prepayment: Mapped[str] = mapped_column(String(30), default="reduce_term", server_default="reduce_term")
+    allow_credit_balance: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    late_fee: Mapped[Decimal | None] = mapped_column(Money())
+    late_fee_after_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     milestones: Mapped[list[str]] = mapped_column(
         JSON, default=lambda: ["foundation", "structure", "roof", "finishing"]
     )

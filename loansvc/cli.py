@@ -130,6 +130,62 @@ def demo(serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = Fals
         serve(host="127.0.0.1", port=port, workers=1, reload=False)
 
 
+@app.command("import-repayments")
+def import_repayments(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    lender: Annotated[str, typer.Option(help="the lender whose loans the file is for")],
+    valid_rows: Annotated[
+        bool, typer.Option("--valid-rows", help="record the good rows even if some fail")
+    ] = False,
+) -> None:
+    """Import a partner's repayment file (CSV: loan_id,paid_on,amount,reference), with a progress bar."""
+    import json
+
+    from rich.progress import Progress
+
+    from loansvc.auth.principal import Principal
+    from loansvc.db.models import Lender
+    from loansvc.domain.errors import DomainError
+    from loansvc.repayments import importer
+    from loansvc.web.clock import today
+
+    settings = get_settings()
+    db = _database()
+    try:
+        with db.transaction() as session:
+            record = session.get(Lender, lender)
+            if record is None:
+                typer.echo(f"error: no lender {lender}", err=True)
+                raise typer.Exit(2)
+            role = "loan_officer" if record.kind == "materials_bank" else "partner"
+            principal = Principal(
+                key_id="cli",
+                name="cli-import",
+                role=role,
+                lender_id=None if role == "loan_officer" else lender,
+            )
+            rows, rejected = importer.parse(file.read_bytes(), settings.max_import_rows)
+            with Progress(transient=True) as progress:
+                task = progress.add_task("importing repayments", total=len(rows))
+                outcome = importer.import_rows(
+                    session,
+                    principal,
+                    rows,
+                    rejected,
+                    today(),
+                    valid_rows=valid_rows,
+                    progress=lambda n: progress.advance(task, n),
+                )
+            if outcome.rejected and not valid_rows:
+                session.rollback()
+                typer.echo(json.dumps({**outcome.as_dict(), "recorded": 0}, indent=2))
+                raise typer.Exit(1)
+            typer.echo(json.dumps(outcome.as_dict(), indent=2))
+    except DomainError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+
+
 def render_openapi() -> str:
     import yaml
 

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     default_page_limit: int = 50
     max_page_limit: int = 500
     idempotency_days: int = 30
+    # a loan may be written off from this many days past due (two keys: one requests, one confirms)
+    write_off_min_days_past_due: int = 180
+    max_import_rows: int = 20_000
 
 
 @lru_cache

@@ -16,6 +16,7 @@ from loansvc.health.router import router as health_router
 from loansvc.loans.router import router as loans_router
 from loansvc.materials.router import router as materials_router
 from loansvc.registry.router import router as registry_router
+from loansvc.repayments.router import router as repayments_router
 from loansvc.schedules.router import router as schedules_router
 from loansvc.web import problems
 from loansvc.web.middleware import BodyLimitMiddleware, RequestLogMiddleware
@@ -37,6 +38,7 @@ ROUTERS = [
     housing_router,
     materials_router,
     loans_router,
+    repayments_router,
 ]
 
 

@@ -461,14 +461,20 @@ class Assessment:
 # ---------------------------------------------------------------- the largest loan that fits
 
 
+_WALK_BUDGET = 10  # schedule builds walking down, level by level, before settling for an edge
+
+
 def max_loan_amount(capacity: Decimal, loan: LoanRequest, currency: str, as_of: date) -> Decimal:
     """The largest amount, in whole units (1 USD, 100 KHR), whose schedule's largest installment,
-    as a monthly equivalent, is <= `capacity`; 0 when nothing fits.
+    as a monthly equivalent (the figure loan_installment shows), is <= `capacity`; 0 when nothing fits.
 
-    The first installment after principal grace grows with the amount, so no amount whose first
-    one exceeds the capacity can fit: an annuity-formula guess, one Newton step and a bisection
-    find the largest amount under that bound; a short walk down from it then finds the largest
-    one whose every installment fits (the last clears rounding residue and may be a little larger).
+    The result always fits and one unit more never does. The first installment after principal
+    grace grows with the amount and bounds the largest one: an annuity-formula guess, one Newton
+    step and a bisection find the largest amount whose first installment fits; walking down from
+    there level by level (amounts sharing a level installment have a last installment that grows
+    with the amount) finds the largest amount that fits. Only if that walk outlasts its budget
+    (daily interest with principal grace: the last installment stays above the level) does it
+    settle for the nearest such edge below, after a Newton step on the largest installment.
     """
     with _under("loan", {"principal": "amount"}):
         validate_terms(loan.terms(MAX_AMOUNT, currency, as_of))
@@ -476,10 +482,11 @@ def max_loan_amount(capacity: Decimal, loan: LoanRequest, currency: str, as_of: 
         return Decimal(0)
     step = LOAN_AMOUNT_STEPS.get(currency, Decimal(1))
     top = int(MAX_AMOUNT / step)
-    seen: dict[int, tuple[Decimal, Decimal] | None] = {}
+    seen: dict[int, tuple[Decimal, Decimal, Decimal] | None] = {}
 
-    def probe(units: int) -> tuple[Decimal, Decimal] | None:
-        """(first installment after grace, largest installment), as monthly equivalents."""
+    def probe(units: int) -> tuple[Decimal, Decimal, Decimal] | None:
+        """The first installment after grace and the largest one, as monthly equivalents, and the
+        first one's level (principal and interest: the same across a level's plateau)."""
         if units not in seen:
             try:
                 schedule = build_schedule(loan.terms(units * step, currency, as_of))
@@ -488,12 +495,17 @@ def max_loan_amount(capacity: Decimal, loan: LoanRequest, currency: str, as_of: 
                     raise
                 seen[units] = None  # the upfront fees would swallow it: too small to lend
             else:
-                totals = [i.total for i in schedule.installments]
-                first = totals[loan.grace_principal_periods]
-                seen[units] = tuple(
-                    _monthly_installment(t, loan.frequency, currency) for t in (first, max(totals))
+                first = schedule.installments[loan.grace_principal_periods]
+                largest = max(i.total for i in schedule.installments)
+                first_monthly, largest_monthly = (
+                    _monthly_installment(t, loan.frequency, currency) for t in (first.total, largest)
                 )
+                seen[units] = (first_monthly, largest_monthly, first.principal + first.interest)
         return seen[units]
+
+    def level(units: int) -> Decimal | None:
+        found = probe(units)
+        return None if found is None else found[2]
 
     def under_bound(units: int) -> bool:  # monotone in units
         found = probe(units) if units > 0 else None
@@ -528,21 +540,25 @@ def max_loan_amount(capacity: Decimal, loan: LoanRequest, currency: str, as_of: 
     if found[1] <= capacity:
         return units * step
 
-    # the amounts sharing its level installment (rounded to a coarse multiple, many do): the last
-    # installment grows with the amount across them, and is smallest at the first of them
-    def other_level(u: int, level: Decimal = found[0]) -> bool:
-        f = probe(u)
-        return f is None or f[0] != level
+    # walk down level by level: amounts sharing a level installment (many, with a coarse multiple)
+    # have a last installment that grows with the amount and is smallest at the first of them
+    budget = len(seen) + _WALK_BUDGET
+    while len(seen) < budget:
+        here = level(units)
 
-    start = _edge(other_level, *_below(other_level, units)) + 1
-    if fits(start):
-        return _edge(fits, start, units) * step
-    # the last installment stays above the capacity across the level (daily interest): follow the
+        def other_level(u: int, here: Decimal | None = here) -> bool:
+            return level(u) != here
+
+        start = _edge(other_level, *_below(other_level, units)) + 1
+        if fits(start):
+            return _edge(fits, start, units) * step
+        if start <= 1 or probe(start - 1) is None:
+            return Decimal(0)
+        units = start - 1
+    # the last installment stays above the capacity level after level (daily interest): follow the
     # largest installment down with the annuity slope and settle for an edge, units fits, units + 1 not
-    excess = probe(start)
-    if excess is None:
-        return Decimal(0)
-    return _edge_near(fits, start - 1 - int((excess[1] - capacity) / slope), start - 1) * step
+    excess = probe(units)[1] - capacity  # type: ignore[index]
+    return _edge_near(fits, units - int(excess / slope), units) * step
 
 
 def _edge_near(holds: Callable[[int], bool], guess: int, top: int) -> int:
@@ -580,8 +596,8 @@ _MESSAGES = {
     "With no income there is nothing to repay a loan from.",
     "NO_SURPLUS": "Each month the household earns {income}, spends {expenses} and pays {debt} on existing "
     "debts, which leaves {left}. Nothing is left over to repay a loan.",
-    "DSTI_ABOVE_MAX": "{payments} of {paid} a month would take {dsti}% of the household's income of "
-    "{income}; the policy allows at most {max_dsti}%.",
+    "DSTI_ABOVE_MAX": "{payments} {dsti}% of the household's income of {income}; the policy allows at "
+    "most {max_dsti}%.",
     "INSTALLMENT_EXCEEDS_SURPLUS": "The loan installment of {installment} a month is more than the household "
     "has left each month after expenses and existing debts ({surplus}).",
     "INSTALLMENT_ABOVE_CAPACITY": "The loan installment of {installment} a month is above the "
@@ -705,8 +721,9 @@ def _assess(inp: AssessmentInput, policy: Policy) -> Assessment:
         "debt": money(debt),
         "surplus": money(surplus),
         "left": "nothing" if surplus == 0 else f"a shortfall of {money(-surplus)}",
-        "payments": "With this loan, debt payments" if installment is not None else "Existing debt payments",
-        "paid": money(paid),
+        "payments": f"With this loan, debt payments of {money(paid)} a month would take"
+        if installment is not None
+        else f"Existing debt payments of {money(paid)} a month already take",
         "dsti": judged,
         "max_dsti": max_dsti,
         "installment": money(installment or _ZERO),

@@ -1,4 +1,4 @@
-"""What a loan still owes. Until repayments are recorded, every disbursed amount is outstanding."""
+"""What a loan still owes: principal disbursed less principal repaid (the payments' projection)."""
 
 from __future__ import annotations
 
@@ -10,4 +10,6 @@ from loansvc.db.models import Loan
 
 
 def outstanding_principal(session: Session, loan: Loan) -> Decimal:
-    return loan.disbursed_amount
+    if loan.status == "written_off":
+        return Decimal(0)
+    return loan.disbursed_amount - loan.principal_repaid

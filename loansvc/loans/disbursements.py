@@ -251,6 +251,10 @@ def disburse(
         loan.first_disbursed_on = on
     loan.last_event_on = on
     session.flush()
+    if loan.principal_repaid > 0:
+        from loansvc.repayments.service import rebuild  # payments so far move onto the new schedule
+
+        rebuild(session, loan, today)
     audit(
         session,
         principal,

@@ -88,7 +88,10 @@ class ProductCreate(StrictModel):
     allocation_order: list[Literal["penalty", "fees", "interest", "principal"]] = Field(
         default_factory=lambda: ["penalty", "fees", "interest", "principal"], min_length=4, max_length=4
     )
-    prepayment: Literal["reduce_term", "reduce_installment"] = "reduce_term"
+    prepayment: Literal["reduce_term"] = Field(
+        default="reduce_term",
+        description="a payment ahead of schedule pays the next installments (the loan ends earlier)",
+    )
     allow_credit_balance: bool = False
     late_fee: PositiveAmount | None = Field(default=None, description="charged once per installment overdue")
     late_fee_after_days: int = Field(default=0, ge=0, le=365)

@@ -80,6 +80,13 @@ ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/loans/{loan_id}/inspections"): EVERYONE,
     ("GET", "/v1/loans/{loan_id}/schedule"): EVERYONE,
     ("GET", "/v1/loans/{loan_id}/history"): frozenset({ADMIN, OFFICER, PARTNER}),
+    # repayments: partners collect on their loans, loan officers on materials-bank loans
+    ("POST", "/v1/loans/{loan_id}/repayments"): frozenset({ADMIN, OFFICER, PARTNER}),
+    ("GET", "/v1/loans/{loan_id}/repayments"): EVERYONE,
+    ("POST", "/v1/repayments/{repayment_id}/reverse"): frozenset({ADMIN, OFFICER, PARTNER}),
+    ("POST", "/v1/repayments/import"): frozenset({ADMIN, OFFICER, PARTNER}),
+    ("GET", "/v1/loans/{loan_id}/arrears"): EVERYONE,
+    ("POST", "/v1/loans/{loan_id}/write-off"): frozenset({ADMIN, OFFICER, PARTNER}),
 }
 
 OPEN_PATHS = {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}

@@ -1,0 +1,1 @@
+"""Repayments: recording, allocating and reversing payments, bulk files, arrears and write-offs."""

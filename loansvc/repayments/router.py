@@ -1,0 +1,148 @@
+"""HTTP for repayments, reversals, bulk files, arrears and write-offs."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Header, Query, Request, UploadFile
+from fastapi.responses import JSONResponse
+
+from loansvc.auth.principal import Principal
+from loansvc.db.models import Repayment
+from loansvc.domain.errors import InvalidInput
+from loansvc.loans.service import get_visible
+from loansvc.repayments import arrears, importer, service
+from loansvc.repayments.schemas import (
+    ArrearsOut,
+    ImportResult,
+    RepaymentCreate,
+    RepaymentOut,
+    ReverseRequest,
+    WriteOffOut,
+    WriteOffRequest,
+)
+from loansvc.web import idempotency
+from loansvc.web.clock import today
+from loansvc.web.deps import ALL_ROLES, SessionDep, WriteSessionDep, require
+from loansvc.web.problems import AUTH_ERRORS, PROBLEM_MEDIA_TYPE, responses
+
+router = APIRouter(prefix="/v1", tags=["repayments and arrears"])
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+
+@router.post(
+    "/loans/{loan_id}/repayments",
+    status_code=201,
+    response_model=RepaymentOut,
+    responses=responses(*AUTH_ERRORS, 404, 409, 422),
+)
+def record_repayment(
+    loan_id: str,
+    body: RepaymentCreate,
+    request: Request,
+    session: WriteSessionDep,
+    idempotency_key: IdempotencyKey = None,
+    principal: Principal = require("loan_officer", "partner"),
+):
+    """A payment, allocated oldest installment first (penalties, fees, interest, principal by default)."""
+
+    def action():
+        repayment = service.record(session, principal, loan_id, body, today())
+        loan = get_visible(session, principal, loan_id)
+        return 201, service.repayment_out(session, loan, repayment)
+
+    return idempotency.run(session, principal, request, idempotency_key, body, action)
+
+
+@router.get(
+    "/loans/{loan_id}/repayments", response_model=list[RepaymentOut], responses=responses(*AUTH_ERRORS, 404)
+)
+def list_repayments(loan_id: str, session: SessionDep, principal: Principal = require(*ALL_ROLES)):
+    return service.list_repayments(session, get_visible(session, principal, loan_id))
+
+
+@router.post(
+    "/repayments/{repayment_id}/reverse",
+    response_model=RepaymentOut,
+    responses=responses(*AUTH_ERRORS, 404, 409, 422),
+)
+def reverse_repayment(
+    repayment_id: str,
+    body: ReverseRequest,
+    session: WriteSessionDep,
+    principal: Principal = require("loan_officer", "partner"),
+):
+    """Undo a payment with a compensating entry; the other payments are re-allocated. Nothing is deleted."""
+    repayment = service.reverse(session, principal, repayment_id, body, today())
+    loan = get_visible(session, principal, repayment.loan_id)
+    return service.repayment_out(session, loan, session.get(Repayment, repayment.id))
+
+
+@router.post(
+    "/repayments/import",
+    response_model=ImportResult,
+    responses={
+        **responses(*AUTH_ERRORS, 413),
+        422: {
+            "model": ImportResult,
+            "content": {PROBLEM_MEDIA_TYPE: {}},
+            "description": "a bad file, or rejected rows (nothing recorded)",
+        },
+    },
+)
+def import_repayments(
+    session: WriteSessionDep,
+    file: Annotated[UploadFile, File(description="CSV, UTF-8: loan_id,paid_on,amount,reference")],
+    mode: Annotated[Literal["all_or_nothing", "valid_rows"], Query()] = "all_or_nothing",
+    principal: Principal = require("loan_officer", "partner"),
+):
+    """A partner's monthly file. All-or-nothing by default; `?mode=valid_rows` records the good rows."""
+    from loansvc.config import get_settings
+
+    rows, rejected = importer.parse(file.file.read(), get_settings().max_import_rows)
+    outcome = importer.import_rows(
+        session, principal, rows, rejected, today(), valid_rows=mode == "valid_rows"
+    )
+    if outcome.rejected and mode == "all_or_nothing":
+        session.rollback()
+        body = {
+            "type": "https://loansvc.example/problems/rows-rejected",
+            "title": "Unprocessable Entity",
+            "status": 422,
+            "code": "ROWS_REJECTED",
+            "detail": f"{len(outcome.rejected)} rows were rejected, so nothing was recorded",
+            **outcome.as_dict(),
+        }
+        return JSONResponse(body, status_code=422, media_type=PROBLEM_MEDIA_TYPE)
+    return outcome.as_dict()
+
+
+@router.get("/loans/{loan_id}/arrears", response_model=ArrearsOut, responses=responses(*AUTH_ERRORS, 404))
+def loan_arrears(
+    loan_id: str, session: SessionDep, as_of: date | None = None, principal: Principal = require(*ALL_ROLES)
+):
+    """Overdue amount, days past due (from the oldest unpaid installment), bucket, NBC class and provision."""
+    when = as_of or today()
+    if when > today():
+        raise InvalidInput("as_of cannot be in the future", code="DATE_IN_FUTURE", field="as_of")
+    return arrears.arrears_out(session, get_visible(session, principal, loan_id), when)
+
+
+@router.post(
+    "/loans/{loan_id}/write-off",
+    response_model=WriteOffOut,
+    responses={
+        **responses(*AUTH_ERRORS, 404, 409, 422),
+        202: {"model": WriteOffOut, "description": "requested"},
+    },
+)
+def write_off(
+    loan_id: str,
+    body: WriteOffRequest,
+    session: WriteSessionDep,
+    principal: Principal = require("loan_officer", "partner"),
+):
+    """Four eyes: the first key requests (202); a second key confirms (200) and the loan is written off."""
+    status, out = arrears.write_off(session, principal, loan_id, body.reason, body.written_off_on, today())
+    return JSONResponse(out.model_dump(mode="json"), status_code=status)

@@ -1,0 +1,213 @@
+"""Factories for the lending tests: a materials bank and a partner MFI, an eligible family, and the
+requests of a loan's life (apply, approve, deliver, release a tranche, inspect), each asserting
+its success status and returning the JSON.
+
+`business_day(monkeypatch, day)` sets the date the service believes is today, so a story can
+move through the calendar and "never in the future" stays deterministic.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.api.helpers import create_household, create_lender, create_product, create_site
+
+ROUTERS_WITH_A_CLOCK = (
+    "loansvc.loans.router",
+    "loansvc.materials.router",
+    "loansvc.affordability.router",
+)
+
+
+def business_day(monkeypatch, day: date) -> None:
+    """From now on the service's "today" is `day` (every router that reads the clock)."""
+    for module in ROUTERS_WITH_A_CLOCK:
+        monkeypatch.setattr(f"{module}.today", lambda day=day: day)
+
+
+def money(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+# The family of the stories: two earners, no declared debt.
+#   income   360 (garment wage) + 240 (market vending) = 600.00 a month
+#   expenses 150 (food) + 30 (water, power)          = 180.00 a month
+ELIGIBLE_FINANCES: dict[str, Any] = {
+    "incomes": [
+        {"source": "garment wage", "amount": "360", "frequency": "monthly", "currency": "USD"},
+        {"source": "market vending", "amount": "240", "frequency": "monthly", "currency": "USD"},
+    ],
+    "expenses": [
+        {"category": "food", "amount": "150", "frequency": "monthly"},
+        {"category": "water and power", "amount": "30", "frequency": "monthly"},
+    ],
+    "existing_debts": [],
+}
+
+# A family whose income cannot carry any loan: 120 in, 150 out.
+INELIGIBLE_FINANCES: dict[str, Any] = {
+    "incomes": [{"source": "day labour", "amount": "120", "frequency": "monthly", "currency": "USD"}],
+    "expenses": [{"category": "food", "amount": "150", "frequency": "monthly"}],
+    "existing_debts": [],
+}
+
+
+def materials_product(client: TestClient, admin: dict, lender_id: str, **overrides: Any) -> dict:
+    """The materials bank's in-kind loan: 0 %, 100 to 2,000 USD over 6 to 36 months."""
+    terms = {
+        "annual_rate_percent": "0",
+        "min_amount": "100",
+        "max_amount": "2000",
+        "min_term": 6,
+        "max_term": 36,
+        "max_grace_principal_periods": 2,
+        **overrides,
+    }
+    return create_product(client, admin, lender_id, **terms)
+
+
+def cash_product(client: TestClient, admin: dict, lender_id: str, **overrides: Any) -> dict:
+    """The partner MFI's home loan: 18 %/year declining balance, monthly, 250 to 5,000 over 12 to 48."""
+    return create_product(client, admin, lender_id, **overrides)
+
+
+def lending_world(client: TestClient, make_key, admin: dict, **household: Any) -> dict[str, Any]:
+    """A materials bank with its product, a partner MFI with its product and two partner keys,
+    two loan officers, a finance lead, and an eligible family on a site."""
+    bank = create_lender(client, admin, kind="materials_bank")
+    mfi = create_lender(client, admin)
+    officer_1, officer_2 = make_key("loan_officer"), make_key("loan_officer")
+    site = create_site(client, officer_1)
+    family = create_household(client, officer_1, site["id"], **{**ELIGIBLE_FINANCES, **household})
+    return {
+        "bank": bank,
+        "mfi": mfi,
+        "materials_product": materials_product(client, admin, bank["id"]),
+        "cash_product": cash_product(client, admin, mfi["id"]),
+        "officer_1": officer_1,
+        "officer_2": officer_2,
+        "partner_1": make_key("partner", mfi["id"]),
+        "partner_2": make_key("partner", mfi["id"]),
+        "admin": admin,
+        "finance": make_key("finance_lead"),
+        "site": site,
+        "household": family,
+    }
+
+
+def apply(
+    client: TestClient,
+    headers: dict,
+    household_id: str,
+    product_id: str,
+    amount: str,
+    term: int,
+    **extra: Any,
+) -> dict:
+    body = {
+        "household_id": household_id,
+        "product_id": product_id,
+        "amount": amount,
+        "term": term,
+        "purpose": "build the core house",
+        **extra,
+    }
+    response = client.post("/v1/loans", headers=headers, json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def approve(client: TestClient, headers: dict, loan_id: str, **body: Any) -> dict:
+    response = client.post(f"/v1/loans/{loan_id}/approve", headers=headers, json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def disburse(client: TestClient, headers: dict, loan_id: str, body: dict, **kwargs: Any) -> dict:
+    response = client.post(f"/v1/loans/{loan_id}/disbursements", headers=headers, json=body, **kwargs)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def deliver(client: TestClient, headers: dict, loan_id: str, lines: dict[str, str], milestone: str, on: date):
+    body = {
+        "kind": "materials",
+        "lines": [{"sku": sku, "quantity": q} for sku, q in lines.items()],
+        "milestone": milestone,
+        "date": on.isoformat(),
+    }
+    return disburse(client, headers, loan_id, body)
+
+
+def release(client: TestClient, headers: dict, loan_id: str, amount: str, milestone: str, on: date):
+    body = {"kind": "cash", "amount": amount, "milestone": milestone, "date": on.isoformat()}
+    return disburse(client, headers, loan_id, body)
+
+
+def inspect(
+    client: TestClient, headers: dict, loan_id: str, milestone: str, on: date, passed: bool = True
+) -> dict:
+    body = {
+        "milestone": milestone,
+        "inspected_on": on.isoformat(),
+        "inspector": "Chan Vuthy, site engineer",
+        "passed": passed,
+        "notes": "as built" if passed else "cracks in the footings",
+    }
+    response = client.post(f"/v1/loans/{loan_id}/inspections", headers=headers, json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def add_material(client: TestClient, headers: dict, sku: str, name: str, unit: str, unit_cost: str) -> dict:
+    body = {"sku": sku, "name": name, "unit": unit, "unit_cost": unit_cost, "currency": "USD"}
+    response = client.post("/v1/materials", headers=headers, json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def receive(
+    client: TestClient,
+    headers: dict,
+    sku: str,
+    quantity: str,
+    on: date,
+    unit_cost: str | None = None,
+    **kwargs: Any,
+) -> dict:
+    body: dict[str, Any] = {"quantity": quantity, "supplier": "Mean Chey building supplies"}
+    body["received_on"] = on.isoformat()
+    if unit_cost is not None:
+        body["unit_cost"] = unit_cost
+    response = client.post(f"/v1/materials/{sku}/receipts", headers=headers, json=body, **kwargs)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def installments(client: TestClient, headers: dict, loan_id: str) -> list[tuple]:
+    """The current schedule as (number, due date, principal, interest, total, balance) rows."""
+    response = client.get(f"/v1/loans/{loan_id}/schedule", headers=headers)
+    assert response.status_code == 200, response.text
+    return [
+        (
+            i["number"],
+            i["due_date"],
+            Decimal(i["principal"]),
+            Decimal(i["interest"]),
+            Decimal(i["total"]),
+            Decimal(i["balance"]),
+        )
+        for i in response.json()["installments"]
+    ]
+
+
+def stock(client: TestClient, headers: dict, sku: str) -> tuple[Decimal, Decimal, Decimal]:
+    """(quantity_on_hand, unit_cost, stock_value) of a catalog line."""
+    response = client.get(f"/v1/materials/{sku}", headers=headers)
+    assert response.status_code == 200, response.text
+    m = response.json()
+    return Decimal(m["quantity_on_hand"]), Decimal(m["unit_cost"]), Decimal(m["stock_value"])

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from itertools import pairwise
 from types import MappingProxyType
 from typing import Protocol
 
@@ -74,7 +75,7 @@ def _bounds(value: object, name: str) -> tuple[int, int, int, int]:
         len(bounds) != 4
         or not all(isinstance(b, int) and not isinstance(b, bool) for b in bounds)
         or bounds[0] < 1
-        or any(a >= b for a, b in zip(bounds, bounds[1:], strict=False))
+        or any(a >= b for a, b in pairwise(bounds))
     ):
         message = f"{name} must be four increasing whole numbers of days from 1: {value!r}"
         raise InvalidInput(message, code="INVALID_ARREARS_POLICY", field=name)
@@ -96,7 +97,9 @@ class ArrearsPolicy:
     short_term_bounds: tuple[int, int, int, int] = (15, 31, 61, 91)
     long_term_bounds: tuple[int, int, int, int] = (30, 90, 180, 360)
     # read-only once built; left out of the hash, as a mapping has none
-    provision_percent: Mapping[str, Decimal] = field(default_factory=lambda: dict(_DEFAULT_PROVISIONS), hash=False)
+    provision_percent: Mapping[str, Decimal] = field(
+        default_factory=lambda: dict(_DEFAULT_PROVISIONS), hash=False
+    )
     non_performing_dpd: int = 90
 
     def __post_init__(self) -> None:
@@ -198,9 +201,7 @@ _PARTS = ("principal", "interest", "fees", "penalty")
 
 def _unpaid(installment: OwedInstallment) -> tuple[Decimal, Decimal, Decimal, Decimal]:
     """(principal, interest, fees, penalty) still owed on an installment."""
-    parts = tuple(
-        getattr(installment, f"{p}_due") - getattr(installment, f"{p}_paid") for p in _PARTS
-    )
+    parts = tuple(getattr(installment, f"{p}_due") - getattr(installment, f"{p}_paid") for p in _PARTS)
     if any(part < 0 for part in parts):
         message = f"installment due {installment.due_date} is paid beyond what it owes"
         raise InvalidInput(message, code="OVERPAID_INSTALLMENT")

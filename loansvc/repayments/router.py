@@ -105,16 +105,11 @@ def import_repayments(
         session, principal, rows, rejected, today(), valid_rows=mode == "valid_rows"
     )
     if outcome.rejected and mode == "all_or_nothing":
-        session.rollback()
-        body = {
-            "type": "https://loansvc.example/problems/rows-rejected",
-            "title": "Unprocessable Entity",
-            "status": 422,
-            "code": "ROWS_REJECTED",
-            "detail": f"{len(outcome.rejected)} rows were rejected, so nothing was recorded",
-            **outcome.as_dict(),
-        }
-        return JSONResponse(body, status_code=422, media_type=PROBLEM_MEDIA_TYPE)
+        error = InvalidInput(
+            f"{len(outcome.rejected)} rows were rejected, so nothing was recorded", code="ROWS_REJECTED"
+        )
+        error.extra = outcome.as_dict()  # type: ignore[attr-defined]  (the same body as a success)
+        raise error
     return outcome.as_dict()
 
 

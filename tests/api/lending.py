@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from loansvc.auth.service import create_key
 from tests.api.helpers import create_household, create_lender, create_product, create_site
 
 ROUTERS_WITH_A_CLOCK = (
@@ -75,28 +76,41 @@ def cash_product(client: TestClient, admin: dict, lender_id: str, **overrides: A
     return create_product(client, admin, lender_id, **overrides)
 
 
-def lending_world(client: TestClient, make_key, admin: dict, **household: Any) -> dict[str, Any]:
+# The people of the stories: API key name -> role (partner keys belong to the MFI).
+KEY_NAMES = {
+    "admin": ("programme admin", "admin"),
+    "officer_1": ("Sokha, NGO loan officer", "loan_officer"),
+    "officer_2": ("Dara, NGO loan officer", "loan_officer"),
+    "partner_1": ("MFI credit officer", "partner"),
+    "partner_2": ("MFI branch manager", "partner"),
+    "finance": ("programme finance lead", "finance_lead"),
+}
+
+
+def named_key(session, name: str, role: str, lender_id: str | None = None) -> dict[str, str]:
+    issued = create_key(session, name=name, role=role, lender_id=lender_id, created_by="tests")
+    session.commit()
+    return {"Authorization": f"Bearer {issued.key}"}
+
+
+def lending_world(client: TestClient, session, **household: Any) -> dict[str, Any]:
     """A materials bank with its product, a partner MFI with its product and two partner keys,
-    two loan officers, a finance lead, and an eligible family on a site."""
+    two loan officers, an admin, a finance lead, and an eligible family on a site."""
+    admin = named_key(session, *KEY_NAMES["admin"])
     bank = create_lender(client, admin, kind="materials_bank")
     mfi = create_lender(client, admin)
-    officer_1, officer_2 = make_key("loan_officer"), make_key("loan_officer")
-    site = create_site(client, officer_1)
-    family = create_household(client, officer_1, site["id"], **{**ELIGIBLE_FINANCES, **household})
-    return {
-        "bank": bank,
-        "mfi": mfi,
-        "materials_product": materials_product(client, admin, bank["id"]),
-        "cash_product": cash_product(client, admin, mfi["id"]),
-        "officer_1": officer_1,
-        "officer_2": officer_2,
-        "partner_1": make_key("partner", mfi["id"]),
-        "partner_2": make_key("partner", mfi["id"]),
-        "admin": admin,
-        "finance": make_key("finance_lead"),
-        "site": site,
-        "household": family,
-    }
+    world: dict[str, Any] = {"admin": admin, "bank": bank, "mfi": mfi}
+    for who in ("officer_1", "officer_2", "finance"):
+        world[who] = named_key(session, *KEY_NAMES[who])
+    for who in ("partner_1", "partner_2"):
+        world[who] = named_key(session, *KEY_NAMES[who], lender_id=mfi["id"])
+    world["site"] = create_site(client, world["officer_1"])
+    world["household"] = create_household(
+        client, world["officer_1"], world["site"]["id"], **{**ELIGIBLE_FINANCES, **household}
+    )
+    world["materials_product"] = materials_product(client, admin, bank["id"])
+    world["cash_product"] = cash_product(client, admin, mfi["id"])
+    return world
 
 
 def apply(

@@ -13,6 +13,7 @@ With the fee: 104.01, 104.01 and 104.02 on the 15th of February, March and April
 
 from datetime import date, timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
@@ -149,9 +150,7 @@ def test_paying_more_than_everything_leaves_a_credit_balance():
     assert allocation.principal_repaid == d("300.00")
     assert ahead_of_schedule(allocation, "p1") == d("312.04")  # nothing was due yet on 10 February
     # a later payment once everything is paid goes wholly to the credit balance
-    again = allocate(
-        SOKHA, pay(("p1", date(2024, 2, 10), "320.00"), ("p2", MAR, "5.00")), currency="USD"
-    )
+    again = allocate(SOKHA, pay(("p1", date(2024, 2, 10), "320.00"), ("p2", MAR, "5.00")), currency="USD")
     assert again.credit_balance == d("12.96")
     assert [ln.payment_id for ln in again.lines] == ["p1", "p1", "p1"]
 
@@ -209,7 +208,11 @@ def test_looking_back_counts_only_the_payments_made_by_then():
     late = date(2024, 3, 2)
     allocation = allocate(SOKHA, pay(("p1", FEB, "50.00"), ("p2", late, "54.01")), currency="USD")
     before = states_as_of(allocation, date(2024, 2, 20))[0]
-    assert (before.total_paid, before.fully_paid_on, before.paid_by_due_date) == (d("50.00"), None, d("50.00"))
+    assert (before.total_paid, before.fully_paid_on, before.paid_by_due_date) == (
+        d("50.00"),
+        None,
+        d("50.00"),
+    )
     on_the_day = states_as_of(allocation, late)[0]
     assert (on_the_day.total_paid, on_the_day.fully_paid_on) == (d("104.01"), late)
     assert states_as_of(allocation, date(2024, 1, 1))[0].total_paid == 0
@@ -321,12 +324,24 @@ def test_nothing_is_paid_beyond_what_is_due(loan):
 def test_the_oldest_installment_and_the_first_component_in_order_come_first(loan):
     currency, dues, payments, order = loan
     states = allocate(dues, payments, order=order, currency=currency).installments
-    for earlier, later in zip(states, states[1:], strict=False):
+    for earlier, later in pairwise(states):
         if later.total_paid > 0:
             assert earlier.remaining == 0
     for state in states:
-        paid = dict(zip(Component, (state.penalty_paid, state.fees_paid, state.interest_paid, state.principal_paid), strict=True))
-        due = dict(zip(Component, (state.penalty_due, state.fees_due, state.interest_due, state.principal_due), strict=True))
+        paid = dict(
+            zip(
+                Component,
+                (state.penalty_paid, state.fees_paid, state.interest_paid, state.principal_paid),
+                strict=True,
+            )
+        )
+        due = dict(
+            zip(
+                Component,
+                (state.penalty_due, state.fees_due, state.interest_due, state.principal_due),
+                strict=True,
+            )
+        )
         for k, component in enumerate(order[1:], start=1):
             if paid[component] > 0:
                 assert all(paid[c] == due[c] for c in order[:k])
@@ -368,7 +383,12 @@ def test_one_payment_at_a_time_gives_the_same_state_as_all_at_once(loan):
         credit += step.credit_balance
         remaining = _unpaid_dues(step.installments)
     for state in whole.installments:
-        assert paid[state.number] == [state.principal_paid, state.interest_paid, state.fees_paid, state.penalty_paid]
+        assert paid[state.number] == [
+            state.principal_paid,
+            state.interest_paid,
+            state.fees_paid,
+            state.penalty_paid,
+        ]
         assert finished.get(state.number) == state.fully_paid_on
     assert credit == whole.credit_balance
 

@@ -8,6 +8,7 @@ again), and the previous demo keys are revoked.
 from __future__ import annotations
 
 import random
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -274,7 +275,11 @@ def issue_demo_keys(session: Session) -> dict[str, str]:
     return keys
 
 
-def seed(db: Database) -> dict[str, str]:
+def seed(db: Database, today: date | None = None) -> dict[str, str]:
+    from loansvc.demo_history import seed_history
+    from loansvc.web.clock import today as business_today
+
     with db.transaction() as session:
         seed_data(session)
+        seed_history(session, today or business_today())
         return issue_demo_keys(session)

@@ -353,8 +353,10 @@ class AssessmentInput:
                 if line.currency is not None:
                     field = f"{group}[{i}].currency"
                     _check_currency(line.currency, field)
-                    with _under(field, {"currency": ""}):
+                    try:
                         _conversion(line.currency, self.currency, Decimal(1))
+                    except InvalidInput as e:
+                        raise _bad(e.message, field, e.code) from None
         if self.loan is not None:
             probe = MAX_AMOUNT if self.loan.amount is None else self.loan.amount
             with _under("loan", {"principal": "amount"}):
@@ -401,8 +403,8 @@ class Policy:
         if not isinstance(self.version, str) or not self.version.strip():
             raise _bad("version must be a non-empty string", "version", "INVALID_POLICY")
         _check_int(self.max_active_lenders, "max_active_lenders", 1)
-        for f in fields(self)[2:]:
-            if f.name != "max_active_lenders":
+        for f in fields(self):
+            if f.name not in ("version", "max_active_lenders"):
                 value = _decimal(getattr(self, f.name), f.name)
                 _set(self, f.name, value)
                 _check_amount(value, f.name, positive=f.name != "rate_cap_percent")

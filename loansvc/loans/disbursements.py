@@ -150,11 +150,18 @@ def _check_milestone(session: Session, loan: Loan, milestone: str, kind: str, on
     previous = [d for d in repository.disbursements(session, loan.id) if d.kind == "cash"]
     if not previous:
         return
-    before = previous[-1].milestone
-    passed = [i for i in repository.inspections(session, loan.id) if i.milestone == before and i.passed]
-    if not any(i.inspected_on <= on for i in passed):
+    last = previous[-1]
+    # what counts is the latest inspection of that milestone between that tranche and this one: an
+    # earlier one cannot attest how the tranche was spent, and a later failure withdraws a pass
+    seen = [
+        i
+        for i in repository.inspections(session, loan.id)
+        if i.milestone == last.milestone and last.disbursed_on <= i.inspected_on <= on
+    ]
+    if not seen or not seen[-1].passed:
         raise Conflict(
-            f"a tranche after the first needs a passed inspection of the previous milestone ({before})",
+            f"a tranche after the first needs a passed inspection of the previous milestone "
+            f"({last.milestone}), dated from {last.disbursed_on} (its tranche) to {on}",
             code="INSPECTION_REQUIRED",
         )
 
@@ -263,12 +270,16 @@ def disburse(
         loan_id=loan.id,
         action=f"disbursed_{body.kind}",
         before=before,
+        # nested, so the loan's own "amount" in before/after is not mistaken for this movement's
         after=snapshot(loan)
         | {
-            "amount": str(amount),
-            "milestone": body.milestone,
-            "date": on.isoformat(),
-            "lines": [{"sku": s, "quantity": str(q), "value": str(v)} for s, q, _, v in lines],
+            "disbursement": {
+                "kind": body.kind,
+                "amount": str(amount),
+                "milestone": body.milestone,
+                "date": on.isoformat(),
+                "lines": [{"sku": s, "quantity": str(q), "value": str(v)} for s, q, _, v in lines],
+            }
         },
     )
     return disbursement

@@ -48,20 +48,28 @@ def check_date(
         )
 
 
-def transition(loan: Loan, to: str) -> None:
+def check_transition(loan: Loan, to: str) -> None:
     if to not in TRANSITIONS.get(loan.status, set()):
         error = Conflict(f"a {loan.status} loan cannot become {to}", code="ILLEGAL_TRANSITION")
         error.extra = {"current_status": loan.status}  # type: ignore[attr-defined]
         raise error
+
+
+def transition(loan: Loan, to: str) -> None:
+    check_transition(loan, to)
     loan.status = to
 
 
 def snapshot(loan: Loan) -> dict[str, Any]:
+    def amount(value: Decimal | None) -> str | None:
+        # in the minor unit, so the log reads alike before and after a database round trip
+        return None if value is None else str(round_money(value, loan.currency))
+
     return {
         "status": loan.status,
-        "amount": str(loan.amount),
-        "approved_amount": None if loan.approved_amount is None else str(loan.approved_amount),
-        "disbursed_amount": str(loan.disbursed_amount),
+        "amount": amount(loan.amount),
+        "approved_amount": amount(loan.approved_amount),
+        "disbursed_amount": amount(loan.disbursed_amount),
         "schedule_version": loan.schedule_version,
     }
 
@@ -226,6 +234,7 @@ def frozen_terms(product: Product, loan: Loan, approved_amount: Decimal) -> dict
 
 def approve(session: Session, principal: Principal, loan_id: str, body: ApproveRequest, today: date) -> Loan:
     loan = get_visible(session, principal, loan_id, lock=True)
+    check_transition(loan, "approved")  # the current status answers first, whatever else is wrong
     _check_decider(session, principal, loan)
     approved_on = body.approved_on or today
     check_date(approved_on, today=today, not_before=loan.submitted_on, field="approved_on", step="submission")
@@ -270,6 +279,7 @@ def approve(session: Session, principal: Principal, loan_id: str, body: ApproveR
 
 def reject(session: Session, principal: Principal, loan_id: str, body: RejectRequest, today: date) -> Loan:
     loan = get_visible(session, principal, loan_id, lock=True)
+    check_transition(loan, "rejected")  # the current status answers first, whatever else is wrong
     _check_decider(session, principal, loan)
     rejected_on = body.rejected_on or today
     check_date(rejected_on, today=today, not_before=loan.submitted_on, field="rejected_on", step="submission")
@@ -295,6 +305,7 @@ def withdraw(
     session: Session, principal: Principal, loan_id: str, body: WithdrawRequest, today: date
 ) -> Loan:
     loan = get_visible(session, principal, loan_id, lock=True)
+    check_transition(loan, "withdrawn")
     withdrawn_on = body.withdrawn_on or today
     check_date(withdrawn_on, today=today, not_before=loan.last_event_on, field="withdrawn_on")
     before = snapshot(loan)

@@ -465,6 +465,23 @@ def test_the_sok_family_builds_with_materials_and_three_cash_tranches(client, se
     assert money(delivered_1["after"]["disbursed_amount"]) == D("452.30")
     assert money(delivered_2["before"]["disbursed_amount"]) == D("452.30")
     assert money(delivered_2["after"]["disbursed_amount"]) == D("997.65")
+    # the loan amount applied for stays 1,200 on both sides; the movement is told apart
+    assert money(delivered_2["before"]["amount"]) == money(delivered_2["after"]["amount"]) == D("1200")
+    movement = delivered_2["after"]["disbursement"]
+    assert (movement["kind"], money(movement["amount"]), movement["milestone"], movement["date"]) == (
+        "materials",
+        D("545.35"),
+        "structure",
+        "2025-03-20",
+    )
+    assert {x["sku"]: (D(x["quantity"]), D(x["value"])) for x in movement["lines"]} == {
+        "SAND-M3": (D("3.5"), D("51.10")),
+        "CEMENT-50KG": (D("25"), D("156.25")),
+        "REBAR-12": (D("20"), D("168.00")),
+        "BRICK": (D("2000"), D("170.00")),
+    }
+    assert [e["before"]["schedule_version"] for e in (delivered_1, delivered_2)] == [0, 1]
+    assert [e["after"]["schedule_version"] for e in (delivered_1, delivered_2)] == [1, 2]
     final_b = _history(client, partner_1, loan_b)
     assert [_who(e) for e in final_b] == [
         ("submitted", partner_1_name, "partner"),

@@ -49,7 +49,7 @@ Array = np.ndarray
 _FLOAT_EXACT = 2.0**52 * (1 - 1e-9)  # below it, float64 interest quotients round exactly
 _INT_LIMIT = 2.0**62  # int64 products must stay below it
 _RATE_SCALE = 10**6  # annual rates in percent carry at most 6 decimals
-_BLOCK = 8192  # loans per block: a block's working arrays stay in cache
+_BLOCK = 16384  # loans per block: a block's working arrays stay in cache
 _TIE = 1e-13  # relative distance to a tie below which the level is recomputed exactly
 _MAX_ITERATIONS = 200
 
@@ -222,38 +222,43 @@ class _Terms:
             for name, a in raw.items()
             if a.size != 1
         }
-        self.once = self._convert({name: a.reshape(()) for name, a in raw.items() if a.size == 1})
+        once = {name: a.reshape(()) for name, a in raw.items() if a.size == 1}
+        # amounts given once wait for the block's scale when the decimals are given per loan
+        self.late = {} if "decimals" in once else {k: once.pop(k) for k in ("principal", "multiple") if k in once}
+        self.once = self._convert(once)
         self.max_term = int(np.max(raw["term"])) if self.size else 0
         self.order = None
         if self.size and ("term" in self.per_loan or "kind" in self.per_loan):
-            terms, kinds = (self.per_loan.get(name, raw[name].reshape(())) for name in ("term", "kind"))
+            terms, kinds = (
+                np.broadcast_to(self.per_loan[name] if name in self.per_loan else raw[name], (self.size,))
+                for name in ("term", "kind")
+            )
             if np.ptp(terms) or np.ptp(kinds):  # group alike loans into the same blocks
-                self.order = np.lexsort((np.broadcast_to(terms, (self.size,)), np.broadcast_to(kinds, (self.size,))))
+                self.order = np.lexsort((terms, kinds))
 
     def _convert(self, fields: dict[str, Array], scale: Array | None = None) -> dict[str, Array]:
-        out = dict(fields)
+        """Checked, in the units the kernel works in (ValueError naming the field otherwise)."""
+        out: dict[str, Array] = {}
         if "decimals" in fields:
             out["decimals"] = _whole(fields["decimals"], "decimals", 0)
             if out["decimals"].size and out["decimals"].max() > 6:
                 raise ValueError("decimals must be from 0 to 6")
-            out["scale"] = 10.0 ** out["decimals"]
-        scale = out.get("scale", scale)
+            scale = out["scale"] = 10.0 ** out["decimals"]
         for name, low in (("term", 1), ("ppy", 1), ("gp", 0), ("gi", 0), ("free", 0)):
             if name in fields:
-                out[name] = _whole(fields[name], name, low)
+                out[name] = _whole(fields[name], _NAMES[name], low)
+        if "kind" in fields:
+            out["kind"] = fields["kind"]
         if "rate" in fields:
-            out["micro"] = _micro(fields.pop("rate"))
-            del out["rate"]
-        if scale is not None:
-            if "principal" in fields:
-                units = _in_units(fields["principal"], scale, "principal", positive=self.has_principal)
-                out["units"] = units
-                del out["principal"]
-            if "multiple" in fields:
-                out["multiple"] = _in_units(fields["multiple"], scale, "installment_multiple", positive=False)
+            out["micro"] = _micro(fields["rate"])
+        if "principal" in fields:
+            out["units"] = _in_units(fields["principal"], scale, "principal", positive=self.has_principal)
+        if "multiple" in fields:
+            out["multiple"] = _in_units(fields["multiple"], scale, "installment_multiple", positive=False)
         return out
 
     def blocks(self) -> Iterator[tuple[slice | Array, _Batch]]:
+        """(the loans' flat positions, their batch), block by block."""
         for lo in range(0, self.size, _BLOCK):
             idx = slice(lo, min(self.size, lo + _BLOCK))
             yield (idx if self.order is None else self.order[idx]), self.batch(idx)
@@ -262,21 +267,14 @@ class _Terms:
         """The loans at idx (positions in the grouped order), converted and checked."""
         pos = idx if self.order is None else self.order[idx]
         given = {name: a[pos] for name, a in self.per_loan.items()}
-        fields = self.once | self._convert(given, self.once.get("scale"))
-        if "units" not in fields or "multiple" in given or "scale" in given:  # scale given per loan
-            late = {name: (self.per_loan.get(name) if name in given else None) for name in ()}
-            del late
-            raw_scalars = {}
-            if "units" not in fields:
-                raw_scalars["principal"] = self._raw_scalar("principal")
-            if "multiple" not in given and "scale" in given:
-                raw_scalars["multiple"] = self._raw_scalar("multiple")
-            fields |= self._convert(raw_scalars, fields["scale"])
-        n = len(next(iter(given.values()))) if given else len(range(self.size)[idx])
+        fields = self.once | self._convert(given | self.late, self.once.get("scale"))
+        n = len(range(self.size)[idx])
         f = {name: np.broadcast_to(v, (n,)) for name, v in fields.items()}
         term, gp, gi, free = f["term"], f["gp"], f["gi"], f["free"]
         if np.any(gp >= term) or np.any(gi >= term) or np.any(free > term):
-            raise ValueError("grace must leave an installment to repay, and free periods cannot exceed the term")
+            raise ValueError(
+                "grace must leave an installment to repay, and free periods cannot exceed the term"
+            )
         # one common divisor of the block's rates keeps the numbers small
         den = 100 * _RATE_SCALE * f["ppy"]
         g = np.gcd(np.gcd.reduce(f["micro"]), np.gcd.reduce(den)) if n else 1
@@ -300,5 +298,452 @@ class _Terms:
             kind=f["kind"],
         )
 
-    def _raw_scalar(self, name: str) -> Array:
-        raise NotImplementedError
+
+_NAMES = {
+    "term": "term",
+    "ppy": "periods_per_year",
+    "gp": "grace_principal_periods",
+    "gi": "grace_interest_periods",
+    "free": "interest_free_periods",
+}
+
+
+def _check_exact(b: _Batch) -> None:
+    spread = np.where(b.kind == _FLAT, np.maximum(b.term - b.free, 1), 1)
+    if b.units.size and np.max(b.units * b.rn * spread) >= _INT_LIMIT:
+        raise ValueError("principal x rate is too large for the bulk path to stay exact; use the exact engine")
+
+
+# ---------------------------------------------------------------- the level installment
+
+
+def _annuity(b: _Batch, m: Array) -> Array:
+    """PMT at the per-period rate over m installments, rounded to the minor unit (units)."""
+    out = np.empty(b.units.shape)
+    zero = b.rn == 0
+    if zero.any():
+        out[zero] = _rdiv(b.units[zero], m[zero], b.mode)
+    live = ~zero
+    if live.any():
+        r = b.rn[live] / b.den[live]
+        raw = b.units[live] * r / -np.expm1(-m[live] * np.log1p(r))
+        near = np.abs(raw - np.floor(raw) - 0.5) <= _TIE * raw + 1e-9
+        rounded = _round(raw.copy(), b.mode)
+        for i in np.flatnonzero(near):  # a near tie: the exact engine's own Decimal formula
+            j = np.flatnonzero(live)[i]
+            rounded[i] = _exact_annuity(b, j, int(m[j]))
+        out[live] = rounded
+    return out
+
+
+def _exact_annuity(b: _Batch, j: int, periods: int) -> float:
+    mode = Rounding(b.mode).decimal_mode
+    with localcontext(Context(prec=34)):
+        rate = Decimal(int(b.micro[j])).scaleb(-6) / Decimal(100 * int(b.ppy[j]))
+        balance = Decimal(int(b.units[j])).scaleb(-int(b.decimals[j]))
+        raw = annuity_payment(balance, rate, periods)
+        return float(raw.scaleb(int(b.decimals[j])).to_integral_value(rounding=mode))
+
+
+def _flat_interest(b: _Batch, periods: Array | int = 1) -> Array:
+    return _rdiv(b.units.astype(np.int64) * b.rn_int * periods, b.den_int, b.mode)
+
+
+def _levels(b: _Batch) -> tuple[Array, Array]:
+    """(the level installment, NaN for equal principal; the amount each installment repays:
+    the level, from which the period's interest is taken, or equal principal's fixed part)."""
+    m = (b.term - b.gp).astype(np.float64)
+    level = np.full(b.units.shape, np.nan)
+    annuity, flat = b.kind == _ANNUITY, b.kind == _FLAT
+    if annuity.all():
+        level = _annuity(b, m)
+    elif annuity.any():
+        level[annuity] = _annuity(b.take(annuity), m[annuity])
+    if flat.any():
+        f = b.take(flat)
+        level[flat] = _rdiv(f.units + _flat_interest(f) * m[flat], m[flat], b.mode)
+    rounded = (b.multiple > 0) & (b.kind != _EQUAL_PRINCIPAL)
+    if rounded.any():
+        mult = b.multiple[rounded]
+        level[rounded] = _rdiv(level[rounded], mult, b.mode) * mult
+    step = level.copy()
+    ep = b.kind == _EQUAL_PRINCIPAL
+    if ep.any():
+        step[ep] = _rdiv(b.units[ep], m[ep], b.mode)
+    return level, step
+
+
+# ---------------------------------------------------------------- the period loop
+
+
+def _block(
+    b: _Batch,
+    step: Array,
+    largest: Array,
+    total_interest: Array,
+    rows: tuple[Array, Array, Array] | None = None,
+    to_currency: bool = False,
+) -> None:
+    """One block of loans, period by period, as the exact engine's loop (`_build` there): the
+    largest installment and the total interest, and with `rows` each installment's principal,
+    interest and total (in currency units when `to_currency`, else minor units)."""
+    size, mode = b.units.size, b.mode
+    n_max = int(b.term.max())
+    bal = b.units.copy()
+    rn, den, fixed_part = b.rn, b.den, b.kind == _EQUAL_PRINCIPAL
+    flat = b.kind == _FLAT
+    any_flat, all_flat, any_fixed = bool(flat.any()), bool(flat.all()), bool(fixed_part.any())
+    max_gp, max_gi, max_free = int(b.gp.max()), int(b.gi.max()), int(b.free.max())
+    same_term = int(b.term.min()) == n_max
+    if not same_term:  # the loans whose last installment is k, for each k
+        by_term = np.argsort(b.term, kind="stable")
+        bounds = np.searchsorted(b.term[by_term], np.arange(n_max + 2))
+    if any_flat:
+        f = b.take(flat)
+        flat_interest = np.zeros(size)
+        flat_total = np.zeros(size)
+        flat_interest[flat] = _flat_interest(f)
+        flat_total[flat] = _flat_interest(f, f.term - f.free)
+        accrued_total = np.zeros(size)
+    deferred = np.zeros(size) if max_gi else None
+    # float64 quotients are exact below 2**52; beyond, the interest takes the int64 path
+    in_float = size and float(b.units.max()) * float(rn.max()) < _FLOAT_EXACT
+    scratch_a, scratch_i, scratch_p, scratch_t = (np.empty(size) for _ in range(4))
+    for k in range(1, n_max + 1):
+        deferring = k <= max_gi + 1 and max_gi > 0
+        interest = rows[1][k - 1] if rows else scratch_i
+        accrued = scratch_a if deferring else interest
+        part = rows[0][k - 1] if rows else scratch_p
+        if same_term:  # the loans whose last installment this is
+            last = slice(None) if k == n_max else None
+        else:
+            last = by_term[bounds[k] : bounds[k + 1]]
+        # interest the period accrues
+        if all_flat:
+            pass
+        elif in_float:
+            np.multiply(bal, rn, out=accrued)
+            _round(np.divide(accrued, den, out=accrued), mode)
+        else:
+            accrued[:] = _rdiv(bal.astype(np.int64) * b.rn_int, b.den_int, mode)
+        if any_flat:  # the flat interest, never past the total; the last takes what is left
+            left = flat_total - accrued_total
+            due = np.minimum(left, flat_interest)
+            if last is not None:
+                due[last] = left[last]
+            np.copyto(accrued, due, where=flat)
+        if k <= max_free:
+            accrued[b.free >= k] = 0
+        if any_flat:
+            accrued_total += accrued
+        # interest shown: none during interest grace, then all it deferred at once
+        if deferring:
+            np.copyto(interest, accrued)
+            held = b.gi >= k
+            deferred[held] += accrued[held]
+            interest[held] = 0
+            paying = b.gi == k - 1
+            interest[paying] += deferred[paying]
+        # principal: the level less the period's interest (or equal principal's part), kept
+        # within [0, balance]; none during principal grace; the last clears the balance
+        np.subtract(step, accrued, out=part)
+        if any_fixed:
+            np.copyto(part, step, where=fixed_part)
+        np.maximum(part, 0, out=part)
+        np.minimum(part, bal, out=part)
+        if k <= max_gp:
+            part[b.gp >= k] = 0
+        if last is not None:
+            part[last] = bal[last]
+        bal -= part
+        total = rows[2][k - 1] if rows else scratch_t
+        np.add(part, interest, out=total)
+        np.maximum(largest, total, out=largest)
+        total_interest += interest
+        if rows and to_currency:
+            for row in (part, interest, total):
+                row /= b.scale
+
+
+
+
+def _compute(t: _Terms, want_rows: bool, units: bool) -> BulkSchedules | BulkSummary:
+    size, n_max = t.size, t.max_term
+    level, largest, total_interest = np.empty(size), np.empty(size), np.empty(size)
+    rows = tuple(np.zeros((n_max, size)) for _ in range(3)) if want_rows else None
+    for pos, b in t.blocks():
+        _check_exact(b)
+        block_level, step = _levels(b)
+        n = b.units.size
+        block_largest, block_interest = np.zeros(n), np.zeros(n)
+        if rows and isinstance(pos, slice):  # written in place
+            _block(b, step, block_largest, block_interest, tuple(r[:, pos] for r in rows), not units)
+        elif rows:  # grouped out of order: scattered back
+            block_rows = tuple(np.zeros((int(b.term.max()), n)) for _ in range(3))
+            _block(b, step, block_largest, block_interest, block_rows, not units)
+            for whole, part in zip(rows, block_rows, strict=True):
+                whole[: part.shape[0], pos] = part
+        else:
+            _block(b, step, block_largest, block_interest)
+        for out, value in ((level, block_level), (largest, block_largest), (total_interest, block_interest)):
+            out[pos] = value if units else value / b.scale
+
+    def shaped(x: Array) -> Array:
+        return x.reshape(t.shape)
+
+    summary = {
+        "level_installment": shaped(level),
+        "largest_installment": shaped(largest),
+        "total_interest": shaped(total_interest),
+    }
+    if rows is None:
+        return BulkSummary(**summary)
+    principal, interest, total = (r.T.reshape((*t.shape, n_max)) for r in rows)
+    return BulkSchedules(**summary, principal=principal, interest=interest, total=total)
+
+
+def _terms(principal, annual_rate_percent, term, periods_per_year, grace_principal_periods,
+           installment_multiple, grace_interest_periods, interest_free_periods, interest_method,
+           amortization, decimals, rounding, extra=()) -> _Terms:  # fmt: skip
+    return _Terms(
+        principal,
+        annual_rate_percent,
+        term,
+        periods_per_year,
+        grace_principal_periods,
+        grace_interest_periods,
+        interest_free_periods,
+        installment_multiple,
+        interest_method,
+        amortization,
+        decimals,
+        rounding,
+        extra,
+    )
+
+
+def schedules(
+    principal,
+    annual_rate_percent,
+    term,
+    periods_per_year=12,
+    grace_principal_periods=0,
+    installment_multiple=None,
+    *,
+    grace_interest_periods=0,
+    interest_free_periods=0,
+    interest_method="declining_balance",
+    amortization="equal_installments",
+    decimals=2,
+    rounding="half_even",
+    units: bool = False,
+) -> BulkSchedules:
+    """Every installment of every loan. Arguments broadcast together (arrays or scalars);
+    amounts are in currency units (5000.0 at 12.5 %/year), results too unless `units`, where
+    they are integer-valued minor units. `principal`, `interest` and `total` have the shape
+    (*loans, the longest term), zero after a loan's last installment."""
+    t = _terms(principal, annual_rate_percent, term, periods_per_year, grace_principal_periods,
+               installment_multiple, grace_interest_periods, interest_free_periods, interest_method,
+               amortization, decimals, rounding)  # fmt: skip
+    return _compute(t, want_rows=True, units=units)  # type: ignore[return-value]
+
+
+def schedule_summary(
+    principal,
+    annual_rate_percent,
+    term,
+    periods_per_year=12,
+    grace_principal_periods=0,
+    installment_multiple=None,
+    *,
+    grace_interest_periods=0,
+    interest_free_periods=0,
+    interest_method="declining_balance",
+    amortization="equal_installments",
+    decimals=2,
+    rounding="half_even",
+    units: bool = False,
+) -> BulkSummary:
+    """Per loan: the level installment, the largest installment and the total interest, without
+    keeping the installments (memory: a few arrays per block of loans)."""
+    t = _terms(principal, annual_rate_percent, term, periods_per_year, grace_principal_periods,
+               installment_multiple, grace_interest_periods, interest_free_periods, interest_method,
+               amortization, decimals, rounding)  # fmt: skip
+    return _compute(t, want_rows=False, units=units)
+
+
+def level_installments(
+    principal,
+    annual_rate_percent,
+    term,
+    periods_per_year=12,
+    grace_principal_periods=0,
+    installment_multiple=None,
+    *,
+    interest_method="declining_balance",
+    amortization="equal_installments",
+    decimals=2,
+    rounding="half_even",
+    units: bool = False,
+) -> Array:
+    """The level installment of each loan (the exact engine's `installment_amount`) in closed
+    form, without the period loop; NaN for equal principal, which has none."""
+    t = _terms(principal, annual_rate_percent, term, periods_per_year, grace_principal_periods,
+               installment_multiple, 0, 0, interest_method, amortization, decimals, rounding)  # fmt: skip
+    out = np.empty(t.size)
+    for pos, b in t.blocks():
+        _check_exact(b)
+        level = _levels(b)[0]
+        out[pos] = level if units else level / b.scale
+    return out.reshape(t.shape)
+
+
+# ---------------------------------------------------------------- the largest loan for an installment
+
+
+def _first_installment(b: _Batch) -> Array:
+    """The installment the search caps, in units: the level installment, or for equal principal
+    its fixed part plus the interest on the whole principal (its first installment after grace)."""
+    level, step = _levels(b)
+    fixed = b.kind == _EQUAL_PRINCIPAL
+    if fixed.any():
+        level[fixed] = step[fixed] + _flat_interest(b.take(fixed))
+    return level
+
+
+def _peak(b: _Batch) -> Array:
+    """The largest installment of each loan, in units."""
+    _check_exact(b)
+    largest = np.zeros(b.units.size)
+    _block(b, _levels(b)[1], largest, np.zeros(b.units.size))
+    return largest
+
+
+def _slope(b: _Batch) -> Array:
+    """First installment per unit of principal (float; it only aims the search)."""
+    r = b.rn / b.den
+    m = (b.term - b.gp).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        annuity = np.where(r > 0, r / -np.expm1(-m * np.log1p(r)), 1 / m)
+    return np.where(b.kind == _ANNUITY, annuity, 1 / m + r)
+
+
+def _edge(fits: Callable[[Array, Array], Array], lo: Array, hi: Array) -> None:
+    """Move lo (fits, or is 0) and hi (does not fit) in place until hi = lo + 1, for a
+    predicate fits(j, idx) that is monotone in j; every loop is bounded."""
+    width = np.full(lo.size, 4, dtype=np.int64)
+    for _ in range(_MAX_ITERATIONS):  # widen downwards until lo fits
+        idx = np.flatnonzero(lo > 0)
+        bad = idx[~fits(lo[idx], idx)]
+        if not bad.size:
+            break
+        hi[bad] = lo[bad]
+        lo[bad] = np.maximum(lo[bad] - width[bad], 0)
+        width[bad] *= 2
+    for _ in range(_MAX_ITERATIONS):  # widen upwards until hi does not fit
+        idx = np.flatnonzero(hi > lo)
+        bad = idx[fits(hi[idx], idx)]
+        if not bad.size:
+            break
+        lo[bad] = hi[bad]
+        hi[bad] += width[bad]
+        width[bad] *= 2
+    for _ in range(_MAX_ITERATIONS):  # bisect
+        idx = np.flatnonzero(hi - lo > 1)
+        if not idx.size:
+            return
+        mid = (lo[idx] + hi[idx]) // 2
+        ok = fits(mid, idx)
+        lo[idx[ok]] = mid[ok]
+        hi[idx[~ok]] = mid[~ok]
+    raise RuntimeError("the principal search did not converge")  # pragma: no cover
+
+
+def _search(b: _Batch, cap: Array, grid: Array, largest: bool) -> Array:
+    """The largest multiple j of grid (in units) whose installment fits under cap, per loan."""
+
+    def level_fits(j: Array, idx: Array) -> Array:
+        sub = b.take(idx, j * grid[idx])
+        _check_exact(sub)
+        return _first_installment(sub) <= cap[idx]
+
+    # aim at the top of the rounding plateau of the largest level within the cap
+    plateau = (b.multiple > 0) & (b.kind != _EQUAL_PRINCIPAL)
+    mult = np.where(plateau, b.multiple, 1.0)
+    target = np.where(plateau, (np.floor(cap / mult) + 0.5) * mult, cap + 0.5)
+    aim = np.floor(np.maximum(target, 0) / _slope(b) / grid)
+    lo = np.maximum(aim - 2, 0).astype(np.int64)
+    hi = (aim + 2 + np.ceil(aim * 1e-9)).astype(np.int64)
+    lo[cap < 0], hi[cap < 0] = 0, 1
+    _edge(level_fits, lo, hi)
+    if not largest:
+        return lo
+
+    # The last installment moves by about (1 + r)^m per unit of principal: a few Newton steps
+    # down from the level's answer, then an edge between what fits and what does not.
+    hi = lo + 1
+    growth = np.exp((b.term - b.gp) * np.log1p(b.rn / b.den))
+    idx = np.flatnonzero(lo > 0)
+    for _ in range(8):
+        if not idx.size:
+            break
+        excess = _peak(b.take(idx, lo[idx] * grid[idx])) - cap[idx]
+        over = excess > 0
+        idx, excess = idx[over], excess[over]
+        down = np.maximum(1, np.ceil(excess / (growth[idx] * grid[idx]))).astype(np.int64)
+        hi[idx] = lo[idx]
+        lo[idx] = np.maximum(lo[idx] - down, 0)
+        idx = idx[lo[idx] > 0]
+    lo[idx] = 0  # still over after the Newton steps: the edge search starts from nothing
+
+    def all_fit(j: Array, idx: Array) -> Array:
+        return _peak(b.take(idx, j * grid[idx])) <= cap[idx]
+
+    _edge(all_fit, lo, hi)
+    return lo
+
+
+def max_principal_for_installment(
+    installment,
+    annual_rate_percent,
+    term,
+    periods_per_year=12,
+    grace_principal_periods=0,
+    installment_multiple=None,
+    *,
+    interest_method="declining_balance",
+    amortization="equal_installments",
+    decimals=2,
+    rounding="half_even",
+    step=None,
+    largest: bool = False,
+    units: bool = False,
+) -> Array:
+    """The largest principal, a multiple of `step` (default: the minor unit), whose level
+    installment (for equal principal: its first installment after grace) is at most
+    `installment`; 0 when none is. Arguments broadcast together, as in `schedules`.
+
+    With `largest=True` every installment must fit. The last one clears the rounding residue
+    and can exceed the level (by up to the multiple's rounding times the term), so the answer
+    drops to an edge where the largest installment fits and one more step does not: the largest
+    such principal whenever the largest installment grows with the principal, which only
+    coarse installment multiples can break.
+    """
+    t = _terms(None, annual_rate_percent, term, periods_per_year, grace_principal_periods,
+               installment_multiple, 0, 0, interest_method, amortization, decimals, rounding,
+               extra=(installment, 1.0 if step is None else step))  # fmt: skip
+    cap_given, step_given = t.extra
+    out = np.empty(t.size)
+    for pos, b in t.blocks():
+        x = cap_given[pos] * b.scale
+        if not np.all(np.isfinite(x)):
+            raise ValueError("installment must be finite")
+        near = np.rint(x)
+        cap = np.where(np.abs(x - near) < 1e-6, near, np.floor(x))  # whole minor units
+        if step is None:
+            grid = np.ones(b.units.size)
+        else:
+            grid = _in_units(step_given[pos], b.scale, "step", positive=True)
+        found = _search(b, cap, grid, largest) * grid
+        out[pos] = found if units else found / b.scale
+    return out.reshape(t.shape)

@@ -272,7 +272,8 @@ def household_input(
         debts = _request_debts(overrides) if overrides.existing_debts else debts
         size = overrides.household_size or size
         idpoor = overrides.idpoor_level if overrides.idpoor_level is not None else idpoor
-    lenders = {p["lender_id"] for p in programme} | {d.lender.strip().lower() for d in debts}
+    # the engine counts the declared lenders itself; here only the lenders inside loansvc
+    lenders = {p["lender_id"] for p in programme}
     extra = sum((Decimal(p["monthly_installment"]) for p in programme), Decimal(0))
     inp = policy_engine.AssessmentInput(
         currency=currency,

@@ -241,8 +241,8 @@ def differences(batch: list[dict], rounding: str) -> np.ndarray:
     return np.array(worst)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(loans(), min_size=1, max_size=25), st.sampled_from(["half_even", "half_up"]))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(loans(), min_size=1, max_size=40), st.sampled_from(["half_even", "half_up"]))
 def test_the_bulk_path_agrees_with_the_exact_engine_within_one_minor_unit(batch, rounding):
     # a batch of mixed terms in one call exercises the grouping of alike loans into blocks
     assert differences(batch, rounding).max() <= 1

@@ -186,6 +186,16 @@ def import_repayments(
         raise typer.Exit(2) from exc
 
 
+@app.command("purge-idempotency")
+def purge_idempotency(days: Annotated[int, typer.Option(min=30)] = 30) -> None:
+    """Forget Idempotency-Keys older than DAYS (never fewer than 30)."""
+    from loansvc.web.idempotency import purge_expired
+
+    with _database().transaction() as session:
+        removed = purge_expired(session, days)
+    typer.echo(f"forgot {removed} idempotency keys older than {days} days")
+
+
 def render_openapi() -> str:
     import yaml
 

@@ -354,6 +354,8 @@ def _levels(b: _Batch) -> tuple[Array, Array]:
     the level, from which the period's interest is taken, or equal principal's fixed part)."""
     m = (b.term - b.gp).astype(np.float64)
     level = np.full(b.units.shape, np.nan)
+    if not level.size:
+        return level, level
     annuity, flat = b.kind == _ANNUITY, b.kind == _FLAT
     if annuity.all():
         level = _annuity(b, m)
@@ -388,6 +390,8 @@ def _block(
     largest installment and the total interest, and with `rows` each installment's principal,
     interest and total (in currency units when `to_currency`, else minor units)."""
     size, mode = b.units.size, b.mode
+    if not size:
+        return
     n_max = int(b.term.max())
     bal = b.units.copy()
     rn, den, fixed_part = b.rn, b.den, b.kind == _EQUAL_PRINCIPAL

@@ -17,6 +17,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # The official NBC rate was about 4,085-4,118 KHR per USD in late 2023.
     khr_per_usd: Decimal = Decimal("4100")
+    # the most a financing plan proposes as a grant to an ID Poor or vulnerable household (USD;
+    # a riel plan converts it at the policy's khr_per_usd)
+    grant_cap_usd: Decimal = Decimal("1000")
     max_body_bytes: int = 1_000_000
     default_page_limit: int = 50
     max_page_limit: int = 500

@@ -17,6 +17,7 @@ from loansvc.loans.router import router as loans_router
 from loansvc.materials.router import router as materials_router
 from loansvc.registry.router import router as registry_router
 from loansvc.repayments.router import router as repayments_router
+from loansvc.reports.router import router as reports_router
 from loansvc.schedules.router import router as schedules_router
 from loansvc.web import problems
 from loansvc.web.middleware import BodyLimitMiddleware, RequestLogMiddleware
@@ -39,6 +40,7 @@ ROUTERS = [
     materials_router,
     loans_router,
     repayments_router,
+    reports_router,
 ]
 
 

@@ -1,13 +1,21 @@
-"""HTTP for affordability: quick and recorded assessments, replay, and versioned policies."""
+"""HTTP for affordability: quick and recorded assessments, replay, versioned policies, financing
+plans and programme coverage."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Literal
 
-from loansvc.affordability import repository, service
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from loansvc.affordability import coverage, plan, repository, service
 from loansvc.affordability.schemas import (
     AssessmentResult,
     AssessRequest,
+    CoverageOut,
+    CoverageRequest,
+    FinancingPlanOut,
+    FinancingPlanRequest,
     PolicyCreate,
     PolicyOut,
     RecordedAssessRequest,
@@ -121,3 +129,52 @@ def get_policy(version: str, session: SessionDep, principal: Principal = require
 def create_policy(body: PolicyCreate, session: SessionDep, principal: Principal = require("admin")):
     """A new policy version (existing versions are never changed); optionally the new default."""
     return service.create_policy(session, principal, body)
+
+
+@router.post(
+    "/households/{household_id}/financing-plan",
+    response_model=FinancingPlanOut,
+    responses=responses(*AUTH_ERRORS, 404, 422),
+)
+def financing_plan(
+    household_id: str,
+    body: FinancingPlanRequest,
+    session: SessionDep,
+    principal: Principal = require("loan_officer", "partner"),
+):
+    """How this family can build this house: its contribution, the partner loan it can afford,
+    a materials-bank loan in kind, a grant for ID Poor or vulnerable households, and what is still
+    missing; with the debt service and DSTI after all of it, and the policy's decision. Nothing is stored."""
+    return plan.financing_plan(session, principal, household_id, body, today())
+
+
+@router.post(
+    "/analysis/coverage",
+    response_model=CoverageOut,
+    responses={
+        200: {
+            "content": {"text/csv": {}},
+            "description": "JSON, or with format=csv one row per model x scenario",
+        },
+        **responses(*AUTH_ERRORS, 422),
+    },
+    tags=["analysis"],
+)
+def programme_coverage(
+    body: CoverageRequest,
+    session: SessionDep,
+    format: Annotated[Literal["json", "csv"], Query(description="json, or csv")] = "json",
+    principal: Principal = require("finance_lead", "loan_officer"),
+):
+    """For each house design and set of loan terms: how many households can borrow the whole cost
+    without subsidy, the subsidy that reaches every household (total and median), and both by
+    income decile. Vectorised over households and scenarios; the exact engine stays the
+    authority for any one family's figures."""
+    report = coverage.run(session, body)
+    if format == "csv":
+        return Response(
+            coverage.to_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="coverage.csv"'},
+        )
+    return report

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -223,3 +223,138 @@ class HousingModelOut(OutModel):
     labour_cost: DecimalStr
     total_cost: DecimalStr
     created_at: datetime
+
+
+# Financing plans -----------------------------------------------------------------------------------
+
+ProductId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=36)]
+
+
+class FinancingPlanRequest(StrictModel):
+    housing_model_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+    product_id: ProductId = Field(description="the partner lender's product for the cash loan")
+    household_contribution: NonNegativeAmount = Field(
+        default=Decimal(0), description="what the household pays itself, in the model's currency"
+    )
+    term: int | None = Field(
+        default=None, ge=1, le=600, description="default: the product's longest term (the largest loan)"
+    )
+    materials_product_id: ProductId | None = Field(
+        default=None, description="default: the first product of a materials bank in the model's currency"
+    )
+
+
+class HouseCostOut(OutModel):
+    total: DecimalStr
+    materials: DecimalStr
+    labour: DecimalStr
+
+
+class PlannedScheduleOut(OutModel):
+    installments: int
+    first_due_date: date
+    last_due_date: date
+    installment_amount: DecimalStr | None
+    largest_installment: DecimalStr
+    total_interest: DecimalStr
+    total_fees: DecimalStr
+    total_payable: DecimalStr
+    eir_percent: DecimalStr
+
+
+class PlannedLoanOut(OutModel):
+    product_id: str
+    amount: DecimalStr
+    term: int
+    frequency: str
+    upfront_fees: DecimalStr
+    finances: DecimalStr = Field(description="what the loan pays towards the house: amount less upfront fees")
+    monthly_installment: DecimalStr = Field(description="the largest installment as a monthly equivalent")
+    installment_amount: DecimalStr | None
+    total_interest: DecimalStr
+    apr_percent: DecimalStr
+    schedule: PlannedScheduleOut
+
+
+class FinancingPlanOut(OutModel):
+    household_id: str
+    housing_model_code: str
+    policy_version: str
+    currency: str
+    cost: HouseCostOut
+    household_contribution: DecimalStr
+    monthly_income: DecimalStr
+    monthly_debt_service_before: DecimalStr
+    max_installment: DecimalStr
+    max_loan_amount: DecimalStr
+    partner_loan: PlannedLoanOut | None
+    materials_loan: PlannedLoanOut | None
+    grant: DecimalStr
+    funding_gap: DecimalStr
+    monthly_debt_service_after: DecimalStr
+    dsti_after_percent: DecimalStr | None
+    decision: Literal["eligible", "refer", "ineligible"]
+    reasons: list[ReasonOut]
+    stress: list[StressOut]
+
+
+# Programme coverage --------------------------------------------------------------------------------
+
+ModelCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+
+
+class CoverageScenario(StrictModel):
+    annual_rate_percent: RatePercent
+    term: int = Field(ge=1, le=600)
+    frequency: RepaymentFrequency = "monthly"
+    grace_principal_periods: int = Field(default=0, ge=0, le=60)
+
+
+class CoverageRequest(StrictModel):
+    site_id: Annotated[str, StringConstraints(max_length=36)] | None = Field(
+        default=None, description="one site; absent: every household of every site"
+    )
+    housing_model_codes: list[ModelCode] = Field(min_length=1, max_length=20)
+    scenarios: list[CoverageScenario] = Field(min_length=1, max_length=200)
+    policy_version: Annotated[str, StringConstraints(max_length=50)] | None = Field(
+        default=None, description="default: the default policy"
+    )
+
+    @model_validator(mode="after")
+    def _distinct_models(self):
+        if len(set(self.housing_model_codes)) != len(self.housing_model_codes):
+            raise ValueError("housing_model_codes: each model appears once")
+        return self
+
+
+class DecileOut(OutModel):
+    decile: int = Field(description="1 = the lowest monthly incomes")
+    households: int
+    income_min: DecimalStr | None
+    income_max: DecimalStr | None
+    affordable_count: int
+    subsidy_median: DecimalStr | None
+
+
+class CoverageRowOut(OutModel):
+    housing_model_code: str
+    currency: str
+    cost: DecimalStr
+    scenario: CoverageScenario
+    loan_installment: DecimalStr = Field(description="monthly installment of a loan of the whole cost")
+    households: int
+    affordable_count: int = Field(description="can borrow the whole cost without subsidy")
+    affordable_share: DecimalStr | None = Field(description="affordable_count / households, 4 decimals")
+    subsidised_count: int
+    subsidy_total: DecimalStr = Field(
+        description="cost less the largest affordable loan, over every household"
+    )
+    subsidy_median: DecimalStr | None = Field(description="over every household, 0 for those who need none")
+    deciles: list[DecileOut]
+
+
+class CoverageOut(OutModel):
+    policy_version: str
+    site_id: str | None
+    households: int
+    results: list[CoverageRowOut]

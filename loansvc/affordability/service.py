@@ -62,12 +62,7 @@ def policy_record(session: Session, version: str | None = None) -> PolicyRecord:
 
 
 def engine_policy(record: PolicyRecord) -> policy_engine.Policy:
-    parameters = dict(record.parameters)
-    # the domain's Policy.__post_init__ does not coerce surplus_share (it skips fields()[:2]), so a
-    # stored policy would reach the engine with a string share: pass it as a Decimal
-    if isinstance(parameters.get("surplus_share"), str):
-        parameters["surplus_share"] = Decimal(parameters["surplus_share"])
-    return policy_engine.Policy.from_dict(parameters)
+    return policy_engine.Policy.from_dict(record.parameters)
 
 
 def create_policy(session: Session, principal: Principal, body: PolicyCreate) -> PolicyRecord:

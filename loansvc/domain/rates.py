@@ -239,10 +239,15 @@ def actuarial_rate(
             powers = _powers(v, exponents)
             value = slope = _ZERO
             for c, t, f in terms:
-                odd = _ONE + f * i
-                pv = c * powers[t] / odd
-                value += pv
-                slope -= pv * (t * v + f / odd)
+                if f:
+                    odd = _ONE + f * i
+                    pv = c * powers[t] / odd
+                    value += pv
+                    slope -= pv * (t * v + f / odd)
+                else:  # a whole number of unit periods: the same values without (1 + 0·i)
+                    pv = c * powers[t]
+                    value += pv
+                    slope -= pv * (t * v)
             return value, slope
 
         if not terms:  # every payment cancels an advance on its own date: nothing is charged

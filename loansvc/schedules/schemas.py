@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PlainSerializer, model_validator
 
 from loansvc.web.types import (
     Currency,
@@ -25,6 +26,20 @@ InterestCalculation = Literal["per_period", "daily"]
 DayCount = Literal["actual/365", "actual/360", "actual/actual", "30/360"]
 Periods = Annotated[int, Field(ge=0, le=600)]
 Percent = Annotated[DecimalStr, Field(ge=0, le=100)]
+
+
+def _rate_text(value: Decimal) -> str:
+    # as the solver quantized it: "12.6820" keeps its fourth decimal, "0.00807142" its eighth
+    return format(value, "f")
+
+
+# Rates out: not DecimalStr, whose 6-place limit refused an 8-decimal periodic rate (a 500) and
+# whose trimming turned "12.6820" into "12.682".
+RateOut = Annotated[
+    Decimal,
+    PlainSerializer(_rate_text, return_type=str, when_used="json"),
+    Field(description="a decimal string: percents with 4 decimals, a periodic rate with 8"),
+]
 
 
 class FeeIn(StrictModel):
@@ -94,8 +109,8 @@ class ScheduleResponse(OutModel):
     installment_amount: DecimalStr | None
     installments: list[InstallmentOut]
     totals: Totals
-    apr_percent: DecimalStr
-    eir_percent: DecimalStr
+    apr_percent: RateOut
+    eir_percent: RateOut
     warnings: list[WarningOut]
 
 
@@ -112,8 +127,8 @@ class OfferSummary(OutModel):
     total_fees: DecimalStr
     total_cost: DecimalStr = Field(description="interest plus every fee: what the credit costs")
     total_paid: DecimalStr
-    apr_percent: DecimalStr
-    eir_percent: DecimalStr
+    apr_percent: RateOut
+    eir_percent: RateOut
     warnings: list[WarningOut]
 
 
@@ -139,6 +154,6 @@ class AprRequest(StrictModel):
 
 
 class AprResponse(OutModel):
-    apr_percent: DecimalStr
-    periodic_rate: DecimalStr
-    eir_percent: DecimalStr
+    apr_percent: RateOut
+    periodic_rate: RateOut
+    eir_percent: RateOut

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from loansvc.domain import rates
 from loansvc.domain.errors import InvalidInput
-from loansvc.domain.money import Rounding
+from loansvc.domain.money import Rounding, quantum
 from loansvc.domain.schedule import (
     CAMBODIA,
     Amortization,
@@ -27,9 +27,12 @@ from loansvc.schedules.schemas import (
     AprRequest,
     AprResponse,
     CompareResponse,
+    InstallmentOut,
     OfferSummary,
     ScheduleResponse,
     SimulateRequest,
+    Totals,
+    WarningOut,
 )
 
 
@@ -59,20 +62,34 @@ def terms_from_request(req: SimulateRequest) -> LoanTerms:
 
 
 def schedule_response(sim: Simulation) -> ScheduleResponse:
+    """The engine's result as the response, built without validating it again: every value is
+    already a Decimal in the minor unit, a date or an int, and validating 24 installments field
+    by field cost more than building the schedule and solving its APR."""
     schedule = sim.schedule
-    return ScheduleResponse(
+    return ScheduleResponse.model_construct(
         currency=schedule.currency,
         installment_amount=schedule.installment_amount,
-        installments=list(schedule.installments),
-        totals={
-            "principal": schedule.total_principal,
-            "interest": schedule.total_interest,
-            "fees": schedule.total_fees,
-            "total": schedule.total,
-        },
+        installments=[
+            InstallmentOut.model_construct(
+                number=i.number,
+                due_date=i.due_date,
+                principal=i.principal,
+                interest=i.interest,
+                fees=i.fees,
+                total=i.total,
+                balance=i.balance,
+            )
+            for i in schedule.installments
+        ],
+        totals=Totals.model_construct(
+            principal=schedule.total_principal,
+            interest=schedule.total_interest,
+            fees=schedule.total_fees,
+            total=schedule.total,
+        ),
         apr_percent=sim.apr_percent,
         eir_percent=sim.eir_percent,
-        warnings=[{"code": w.code, "message": w.message} for w in sim.warnings],
+        warnings=[WarningOut.model_construct(code=w.code, message=w.message) for w in sim.warnings],
     )
 
 
@@ -96,7 +113,7 @@ def compare(offers: list[SimulateRequest], rules: JurisdictionRules = CAMBODIA) 
                 index=index,
                 label=req.label,
                 currency=schedule.currency,
-                principal=req.principal,
+                principal=req.principal.quantize(quantum(schedule.currency)),  # "3000.00", as elsewhere
                 term=req.term,
                 frequency=req.frequency,
                 installment_amount=schedule.installment_amount,

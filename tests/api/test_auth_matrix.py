@@ -67,6 +67,10 @@ ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/housing-models"): frozenset({ADMIN, OFFICER}),
     ("GET", "/v1/housing-models"): EVERYONE,
     ("GET", "/v1/housing-models/{code}"): EVERYONE,
+    # financing plans: NGO staff, and partners for the households that applied to them
+    ("POST", "/v1/households/{household_id}/financing-plan"): frozenset({ADMIN, OFFICER, PARTNER}),
+    # programme coverage: the programme's designers and finance leads, never a partner
+    ("POST", "/v1/analysis/coverage"): frozenset({ADMIN, OFFICER, FINANCE}),
     # loans: finance leads read them (no personal data); officers and partners act on them
     ("POST", "/v1/loans"): frozenset({ADMIN, OFFICER, PARTNER}),
     ("GET", "/v1/loans"): EVERYONE,
@@ -87,6 +91,12 @@ ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/repayments/import"): frozenset({ADMIN, OFFICER, PARTNER}),
     ("GET", "/v1/loans/{loan_id}/arrears"): EVERYONE,
     ("POST", "/v1/loans/{loan_id}/write-off"): frozenset({ADMIN, OFFICER, PARTNER}),
+    # reports: partners see their own lender only; finance leads get the delinquent list without
+    # names, phones or parcel codes (no personal data)
+    ("GET", "/v1/reports/portfolio"): EVERYONE,
+    ("GET", "/v1/reports/delinquent-loans"): EVERYONE,
+    ("GET", "/v1/reports/charts/par-trend.png"): EVERYONE,
+    ("GET", "/v1/reports/charts/aging.png"): EVERYONE,
 }
 
 OPEN_PATHS = {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}

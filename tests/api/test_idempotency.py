@@ -4,11 +4,14 @@ first answer and moves nothing; the same key with another body is refused; keys 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
+from sqlalchemy import select, update
 
+from loansvc.db.models import IdempotencyRecord
+from loansvc.web.idempotency import purge_expired
 from tests.api.helpers import assert_problem
 from tests.api.lending import (
     add_material,
@@ -29,10 +32,18 @@ def world(client, session, monkeypatch):
     business_day(monkeypatch, TODAY)
     world = lending_world(client, session)
     family = world["household"]["id"]
-    cash = apply(client, world["partner_1"], family, world["cash_product"]["id"], "3000", 24, submitted_on="2025-04-07")
+    cash = apply(
+        client, world["partner_1"], family, world["cash_product"]["id"], "3000", 24, submitted_on="2025-04-07"
+    )
     world["cash_loan"] = approve(client, world["partner_2"], cash["id"], approved_on="2025-04-10")
     kind = apply(
-        client, world["officer_1"], family, world["materials_product"]["id"], "1200", 24, submitted_on="2025-01-10"
+        client,
+        world["officer_1"],
+        family,
+        world["materials_product"]["id"],
+        "1200",
+        24,
+        submitted_on="2025-01-10",
     )
     world["materials_loan"] = approve(client, world["officer_2"], kind["id"], approved_on="2025-01-15")
     add_material(client, world["officer_1"], "CEMENT-50KG", "Portland cement, 50 kg bag", "bag", "6.25")
@@ -77,8 +88,12 @@ def test_a_retried_tranche_is_released_once(client, world, db_state):
 def test_a_retried_delivery_issues_the_stock_once(client, world, db_state):
     officer, loan_id = world["officer_1"], world["materials_loan"]["id"]
     path = f"/v1/loans/{loan_id}/disbursements"
-    body = {"kind": "materials", "lines": [{"sku": "CEMENT-50KG", "quantity": "12.5"}], "milestone": "foundation",
-            "date": "2025-02-03"}
+    body = {
+        "kind": "materials",
+        "lines": [{"sku": "CEMENT-50KG", "quantity": "12.5"}],
+        "milestone": "foundation",
+        "date": "2025-02-03",
+    }
     first = _post(client, officer, path, body, "delivery-0203")
     assert first.status_code == 201, first.text
     after_first = db_state()
@@ -93,7 +108,12 @@ def test_a_retried_delivery_issues_the_stock_once(client, world, db_state):
 
 def test_a_retried_receipt_adds_the_stock_once(client, world, db_state):
     officer = world["officer_1"]
-    body = {"quantity": "40", "unit_cost": "6.50", "supplier": "Mean Chey supplies", "received_on": "2025-02-01"}
+    body = {
+        "quantity": "40",
+        "unit_cost": "6.50",
+        "supplier": "Mean Chey supplies",
+        "received_on": "2025-02-01",
+    }
     first = _post(client, officer, "/v1/materials/CEMENT-50KG/receipts", body, "invoice-2025-0417")
     assert first.status_code == 201, first.text
     after_first = db_state()
@@ -101,9 +121,16 @@ def test_a_retried_receipt_adds_the_stock_once(client, world, db_state):
     assert (again.status_code, again.json()) == (201, first.json())
     assert db_state() == after_first
     # once: (100 x 6.25 + 40 x 6.50) / 140 = (625 + 260) / 140 = 885 / 140 = 6.3214285... -> 6.3214
-    assert stock(client, officer, "CEMENT-50KG") == (D("140"), D("6.3214"), D("885.00"))  # 140 x 6.3214 = 884.996
-    receipts = [m for m in client.get("/v1/materials/CEMENT-50KG/movements", headers=officer).json()
-                if m["kind"] == "receipt"]
+    assert stock(client, officer, "CEMENT-50KG") == (
+        D("140"),
+        D("6.3214"),
+        D("885.00"),
+    )  # 140 x 6.3214 = 884.996
+    receipts = [
+        m
+        for m in client.get("/v1/materials/CEMENT-50KG/movements", headers=officer).json()
+        if m["kind"] == "receipt"
+    ]
     assert len(receipts) == 2  # the opening one and this one
 
 
@@ -113,21 +140,29 @@ def test_the_same_key_with_another_body_is_refused(client, world, db_state):
     assert _post(client, partner, path, _tranche(), "tranche-1").status_code == 201
     before = db_state()
     for body in (_tranche(amount="999"), _tranche(on="2025-04-16"), _tranche(milestone="structure")):
-        problem = assert_problem(_post(client, partner, path, body, "tranche-1"), 409, "IDEMPOTENCY_KEY_REUSED")
+        problem = assert_problem(
+            _post(client, partner, path, body, "tranche-1"), 409, "IDEMPOTENCY_KEY_REUSED"
+        )
         assert "different request" in problem["detail"]
     assert db_state() == before
 
 
 def test_a_key_spent_on_one_endpoint_is_not_reused_on_another(client, world, db_state):
     officer = world["officer_1"]
-    delivery = {"kind": "materials", "lines": [{"sku": "CEMENT-50KG", "quantity": "2"}], "milestone": "foundation",
-                "date": "2025-02-03"}
+    delivery = {
+        "kind": "materials",
+        "lines": [{"sku": "CEMENT-50KG", "quantity": "2"}],
+        "milestone": "foundation",
+        "date": "2025-02-03",
+    }
     path = f"/v1/loans/{world['materials_loan']['id']}/disbursements"
     assert _post(client, officer, path, delivery, "monday-1").status_code == 201
     before = db_state()
     receipt = {"quantity": "2", "supplier": "x", "received_on": "2025-02-03"}
     assert_problem(
-        _post(client, officer, "/v1/materials/CEMENT-50KG/receipts", receipt, "monday-1"), 409, "IDEMPOTENCY_KEY_REUSED"
+        _post(client, officer, "/v1/materials/CEMENT-50KG/receipts", receipt, "monday-1"),
+        409,
+        "IDEMPOTENCY_KEY_REUSED",
     )
     assert db_state() == before
 
@@ -151,8 +186,11 @@ def test_a_refused_request_is_not_remembered(client, world):
     path = f"/v1/loans/{loan_id}/disbursements"
     assert _post(client, partner, path, _tranche(), "t1").status_code == 201
     # the structure tranche is refused until the foundation is inspected ...
-    assert_problem(_post(client, partner, path, _tranche("1000", "structure", "2025-05-25"), "t2"), 409,
-                   "INSPECTION_REQUIRED")
+    assert_problem(
+        _post(client, partner, path, _tranche("1000", "structure", "2025-05-25"), "t2"),
+        409,
+        "INSPECTION_REQUIRED",
+    )
     inspect(client, world["partner_2"], loan_id, "foundation", date(2025, 5, 20))
     # ... and the same request, with the same key, goes through once it passed: the refusal moved
     # nothing, so there was nothing to replay
@@ -164,7 +202,39 @@ def test_a_refused_request_is_not_remembered(client, world):
 
 def test_an_overlong_key_is_refused(client, world, db_state):
     before = db_state()
-    response = _post(client, world["partner_1"], f"/v1/loans/{world['cash_loan']['id']}/disbursements",
-                     _tranche(), "k" * 201)
+    response = _post(
+        client,
+        world["partner_1"],
+        f"/v1/loans/{world['cash_loan']['id']}/disbursements",
+        _tranche(),
+        "k" * 201,
+    )
     assert_problem(response, 422)
     assert db_state() == before
+
+
+def test_keys_are_kept_for_at_least_30_days(client, world, session):
+    partner, loan_id = world["partner_1"], world["cash_loan"]["id"]
+    path = f"/v1/loans/{loan_id}/disbursements"
+    assert _post(client, partner, path, _tranche("500"), "old-key").status_code == 201
+    inspect(client, world["partner_2"], loan_id, "foundation", date(2025, 4, 15))
+    assert _post(client, partner, path, _tranche("500"), "recent-key").status_code == 201
+    now = datetime.now(UTC)
+    session.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.idempotency_key == "old-key")
+        .values(created_at=now - timedelta(days=31))
+    )
+    session.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.idempotency_key == "recent-key")
+        .values(created_at=now - timedelta(days=29))
+    )
+    # asking to forget after a week still keeps a month
+    assert purge_expired(session, days=7) == 1
+    session.commit()
+    kept = session.scalars(select(IdempotencyRecord.idempotency_key)).all()
+    assert "recent-key" in kept and "old-key" not in kept
+    # a 29-day-old retry is still answered from memory
+    again = _post(client, partner, path, _tranche("500"), "recent-key")
+    assert again.status_code == 201 and again.headers.get("idempotent-replayed") == "true"

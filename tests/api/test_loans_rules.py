@@ -19,7 +19,6 @@ from tests.api.lending import (
     approve,
     business_day,
     cash_product,
-    deliver,
     inspect,
     installments,
     lending_world,
@@ -129,14 +128,18 @@ def test_the_current_status_answers_before_any_other_objection(client, world):
     # the submitting key re-approving an approved loan: the status, not four eyes, is the objection
     approved = _cash_loan(client, world)
     problem = assert_problem(
-        _post(client, world["partner_1"], f"/v1/loans/{approved['id']}/approve", {}), 409, "ILLEGAL_TRANSITION"
+        _post(client, world["partner_1"], f"/v1/loans/{approved['id']}/approve", {}),
+        409,
+        "ILLEGAL_TRANSITION",
     )
     assert problem["current_status"] == "approved"
     # a rejected loan of an ineligible family: the status, not the assessment, is the objection
     poor = create_household(client, world["officer_1"], world["site"]["id"], **INELIGIBLE_FINANCES)
     loan = apply(client, world["officer_1"], poor["id"], world["materials_product"]["id"], "300", 12)
     assert loan["assessment"]["decision"] == "ineligible"
-    assert _post(client, world["officer_2"], f"/v1/loans/{loan['id']}/reject", {"note": "no"}).status_code == 200
+    assert (
+        _post(client, world["officer_2"], f"/v1/loans/{loan['id']}/reject", {"note": "no"}).status_code == 200
+    )
     problem = assert_problem(
         _post(client, world["admin"], f"/v1/loans/{loan['id']}/approve", {}), 409, "ILLEGAL_TRANSITION"
     )
@@ -168,7 +171,9 @@ def test_a_submitted_loan_is_not_disbursed_and_a_withdrawn_one_is_never_approved
 
 def test_an_approved_loan_may_be_withdrawn_before_any_disbursement(client, world):
     loan = _cash_loan(client, world)
-    response = _post(client, world["partner_1"], f"/v1/loans/{loan['id']}/withdraw", {"withdrawn_on": "2025-04-12"})
+    response = _post(
+        client, world["partner_1"], f"/v1/loans/{loan['id']}/withdraw", {"withdrawn_on": "2025-04-12"}
+    )
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "withdrawn"
 
@@ -317,7 +322,9 @@ def test_approval_freezes_the_products_terms(client, world, session):
     session.commit()
     product = client.get(f"/v1/products/{world['cash_product']['id']}", headers=world["admin"]).json()
     assert money(product["annual_rate_percent"]) == D("24")
-    assert money(client.get(f"/v1/loans/{loan['id']}", headers=world["admin"]).json()["terms"]["annual_rate_percent"]) == D("18")
+    assert money(
+        client.get(f"/v1/loans/{loan['id']}", headers=world["admin"]).json()["terms"]["annual_rate_percent"]
+    ) == D("18")
     # the schedule follows the frozen 18 %: first interest 1,000 x 18 % / 12 = 15.00 (24 % would be 20.00)
     release(client, world["partner_1"], loan["id"], "1000", "foundation", date(2025, 4, 15))
     assert installments(client, world["partner_1"], loan["id"])[0][3] == D("15.00")
@@ -331,7 +338,9 @@ def test_a_smaller_amount_may_be_approved_but_never_a_larger_one(client, world):
         "APPROVAL_ABOVE_REQUEST",
     )
     assert _field(problem) == [["body", "approved_amount"]]
-    approved = approve(client, world["partner_2"], loan["id"], approved_amount="2500", approved_on="2025-04-10")
+    approved = approve(
+        client, world["partner_2"], loan["id"], approved_amount="2500", approved_on="2025-04-10"
+    )
     assert money(approved["approved_amount"]) == D("2500")
     release(client, world["partner_1"], loan["id"], "2000", "foundation", date(2025, 4, 15))
     inspect(client, world["partner_2"], loan["id"], "foundation", date(2025, 5, 20))
@@ -362,17 +371,30 @@ def test_dates_are_never_in_the_future_nor_before_the_step_before(client, world)
     }
     # today is 30 June 2025 for the service
     problem = assert_problem(
-        _post(client, world["partner_1"], "/v1/loans", {**body, "submitted_on": "2025-07-01"}), 422, "DATE_IN_FUTURE"
+        _post(client, world["partner_1"], "/v1/loans", {**body, "submitted_on": "2025-07-01"}),
+        422,
+        "DATE_IN_FUTURE",
     )
     assert _field(problem) == [["body", "submitted_on"]]
-    loan = apply(client, world["partner_1"], world["household"]["id"], world["cash_product"]["id"], "1000", 12,
-                 submitted_on="2025-04-07")
+    loan = apply(
+        client,
+        world["partner_1"],
+        world["household"]["id"],
+        world["cash_product"]["id"],
+        "1000",
+        12,
+        submitted_on="2025-04-07",
+    )
     path = f"/v1/loans/{loan['id']}/approve"
     problem = assert_problem(
-        _post(client, world["partner_2"], path, {"approved_on": "2025-04-06"}), 422, "DATE_BEFORE_PREVIOUS_STEP"
+        _post(client, world["partner_2"], path, {"approved_on": "2025-04-06"}),
+        422,
+        "DATE_BEFORE_PREVIOUS_STEP",
     )
     assert _field(problem) == [["body", "approved_on"]] and "2025-04-07" in problem["detail"]
-    assert_problem(_post(client, world["partner_2"], path, {"approved_on": "2025-07-01"}), 422, "DATE_IN_FUTURE")
+    assert_problem(
+        _post(client, world["partner_2"], path, {"approved_on": "2025-07-01"}), 422, "DATE_IN_FUTURE"
+    )
     approve(client, world["partner_2"], loan["id"], approved_on="2025-04-10")
     money_path = f"/v1/loans/{loan['id']}/disbursements"
     problem = assert_problem(
@@ -386,7 +408,12 @@ def test_dates_are_never_in_the_future_nor_before_the_step_before(client, world)
         422,
         "DATE_IN_FUTURE",
     )
-    inspection = {"milestone": "foundation", "inspected_on": "2025-04-09", "inspector": "Vuthy", "passed": True}
+    inspection = {
+        "milestone": "foundation",
+        "inspected_on": "2025-04-09",
+        "inspector": "Vuthy",
+        "passed": True,
+    }
     assert_problem(
         _post(client, world["partner_1"], f"/v1/loans/{loan['id']}/inspections", inspection),
         422,
@@ -405,8 +432,12 @@ def test_dates_are_never_in_the_future_nor_before_the_step_before(client, world)
 def test_the_disbursement_date_defaults_to_today(client, world, monkeypatch):
     loan = _cash_loan(client, world)
     business_day(monkeypatch, date(2025, 4, 15))
-    tranche = _post(client, world["partner_1"], f"/v1/loans/{loan['id']}/disbursements",
-                    {"kind": "cash", "amount": "1000", "milestone": "foundation"})
+    tranche = _post(
+        client,
+        world["partner_1"],
+        f"/v1/loans/{loan['id']}/disbursements",
+        {"kind": "cash", "amount": "1000", "milestone": "foundation"},
+    )
     assert tranche.status_code == 201, tranche.text
     assert tranche.json()["date"] == "2025-04-15"
     assert installments(client, world["partner_1"], loan["id"])[0][1] == "2025-05-15"
@@ -443,8 +474,15 @@ def test_the_products_limits_are_enforced(client, world, db_state, change, code,
 
 def test_within_the_limits_at_the_edges(client, world):
     for amount, term, grace in (("250", 12, 0), ("5000", 48, 3)):
-        loan = apply(client, world["partner_1"], world["household"]["id"], world["cash_product"]["id"],
-                     amount, term, grace_principal_periods=grace)
+        loan = apply(
+            client,
+            world["partner_1"],
+            world["household"]["id"],
+            world["cash_product"]["id"],
+            amount,
+            term,
+            grace_principal_periods=grace,
+        )
         assert loan["status"] == "submitted"
 
 
@@ -468,7 +506,11 @@ def test_the_sum_of_disbursements_never_exceeds_the_approval(client, world):
         409,
         "OVER_DISBURSEMENT",
     )
-    assert D(release(client, world["partner_1"], loan["id"], "400", "structure", date(2025, 5, 2))["disbursed_amount"]) == D("1000")
+    assert D(
+        release(client, world["partner_1"], loan["id"], "400", "structure", date(2025, 5, 2))[
+            "disbursed_amount"
+        ]
+    ) == D("1000")
 
 
 def test_a_tranche_needs_a_passed_inspection_of_the_previous_milestone(client, world):
@@ -503,7 +545,11 @@ def test_a_tranche_needs_a_passed_inspection_of_the_previous_milestone(client, w
         409,
         "INSPECTION_REQUIRED",
     )
-    assert D(release(client, world["partner_1"], loan["id"], "1000", "structure", date(2025, 5, 28))["disbursed_amount"]) == D("2000")
+    assert D(
+        release(client, world["partner_1"], loan["id"], "1000", "structure", date(2025, 5, 28))[
+            "disbursed_amount"
+        ]
+    ) == D("2000")
     # the next tranche needs the structure inspected after its own tranche: the 10 May one predates it
     assert_problem(
         _post(client, world["partner_1"], money_path, _cash("1000", "roof", "2025-06-20")),
@@ -518,8 +564,12 @@ def test_a_later_failed_inspection_withdraws_an_earlier_pass(client, world):
     inspect(client, world["partner_2"], loan["id"], "foundation", date(2025, 5, 1))
     inspect(client, world["officer_1"], loan["id"], "foundation", date(2025, 5, 10), passed=False)
     assert_problem(
-        _post(client, world["partner_1"], f"/v1/loans/{loan['id']}/disbursements",
-              _cash("1000", "structure", "2025-05-25")),
+        _post(
+            client,
+            world["partner_1"],
+            f"/v1/loans/{loan['id']}/disbursements",
+            _cash("1000", "structure", "2025-05-25"),
+        ),
         409,
         "INSPECTION_REQUIRED",
     )
@@ -531,20 +581,27 @@ def test_milestones_come_from_the_product(client, world, session):
     loan = _cash_loan(client, world)
     for path, body in (
         (f"/v1/loans/{loan['id']}/disbursements", _cash("100", "garden", "2025-04-15")),
-        (f"/v1/loans/{loan['id']}/inspections",
-         {"milestone": "garden", "inspected_on": "2025-04-15", "inspector": "Vuthy", "passed": True}),
+        (
+            f"/v1/loans/{loan['id']}/inspections",
+            {"milestone": "garden", "inspected_on": "2025-04-15", "inspector": "Vuthy", "passed": True},
+        ),
     ):
         problem = assert_problem(_post(client, world["partner_1"], path, body), 422, "UNKNOWN_MILESTONE")
         assert _field(problem) == [["body", "milestone"]]
         assert "foundation, structure, roof, finishing" in problem["detail"]
     # a product with its own stages
     own = cash_product(client, world["admin"], world["mfi"]["id"], milestones=["plinth", "walls", "roof"])
-    staged = apply(client, world["partner_1"], world["household"]["id"], own["id"], "900", 12,
-                   submitted_on="2025-04-07")
+    staged = apply(
+        client, world["partner_1"], world["household"]["id"], own["id"], "900", 12, submitted_on="2025-04-07"
+    )
     approve(client, world["partner_2"], staged["id"], approved_on="2025-04-10")
     assert_problem(
-        _post(client, world["partner_1"], f"/v1/loans/{staged['id']}/disbursements",
-              _cash("300", "foundation", "2025-04-15")),
+        _post(
+            client,
+            world["partner_1"],
+            f"/v1/loans/{staged['id']}/disbursements",
+            _cash("300", "foundation", "2025-04-15"),
+        ),
         422,
         "UNKNOWN_MILESTONE",
     )
@@ -558,30 +615,54 @@ def test_materials_go_on_materials_loans_and_cash_on_partner_loans(client, world
     receive(client, world["officer_1"], "CEMENT-50KG", "10", date(2025, 1, 20))
     before = db_state()
     problem = assert_problem(
-        _post(client, world["admin"], f"/v1/loans/{cash['id']}/disbursements",
-              {"kind": "materials", "lines": [{"sku": "CEMENT-50KG", "quantity": "1"}], "milestone": "foundation",
-               "date": "2025-04-15"}),
+        _post(
+            client,
+            world["admin"],
+            f"/v1/loans/{cash['id']}/disbursements",
+            {
+                "kind": "materials",
+                "lines": [{"sku": "CEMENT-50KG", "quantity": "1"}],
+                "milestone": "foundation",
+                "date": "2025-04-15",
+            },
+        ),
         422,
         "WRONG_DISBURSEMENT_KIND",
     )
     assert "materials-bank" in problem["detail"]
     problem = assert_problem(
-        _post(client, world["admin"], f"/v1/loans/{materials['id']}/disbursements",
-              _cash("100", "foundation", "2025-02-03")),
+        _post(
+            client,
+            world["admin"],
+            f"/v1/loans/{materials['id']}/disbursements",
+            _cash("100", "foundation", "2025-02-03"),
+        ),
         422,
         "WRONG_DISBURSEMENT_KIND",
     )
     assert "in kind" in problem["detail"]
     # only the lender's partner (or an admin) releases cash; only NGO staff issue materials
     assert_problem(
-        _post(client, world["officer_1"], f"/v1/loans/{cash['id']}/disbursements",
-              _cash("100", "foundation", "2025-04-15")),
+        _post(
+            client,
+            world["officer_1"],
+            f"/v1/loans/{cash['id']}/disbursements",
+            _cash("100", "foundation", "2025-04-15"),
+        ),
         403,
         "ROLE_NOT_ALLOWED",
     )
     assert_problem(
-        _post(client, world["partner_1"], f"/v1/loans/{materials['id']}/disbursements",
-              {"kind": "materials", "lines": [{"sku": "CEMENT-50KG", "quantity": "1"}], "milestone": "foundation"}),
+        _post(
+            client,
+            world["partner_1"],
+            f"/v1/loans/{materials['id']}/disbursements",
+            {
+                "kind": "materials",
+                "lines": [{"sku": "CEMENT-50KG", "quantity": "1"}],
+                "milestone": "foundation",
+            },
+        ),
         404,
         "LOAN_NOT_FOUND",
     )
@@ -591,8 +672,15 @@ def test_materials_go_on_materials_loans_and_cash_on_partner_loans(client, world
 def test_a_daily_interest_tranche_accrues_from_its_own_date(client, world):
     # 18 % a year, interest by the day (actual/365), 1,000 on 1 January 2025, 500 more on 16 January
     product = cash_product(client, world["admin"], world["mfi"]["id"], interest_calculation="daily")
-    loan = apply(client, world["partner_1"], world["household"]["id"], product["id"], "1500", 12,
-                 submitted_on="2024-12-20")
+    loan = apply(
+        client,
+        world["partner_1"],
+        world["household"]["id"],
+        product["id"],
+        "1500",
+        12,
+        submitted_on="2024-12-20",
+    )
     approve(client, world["partner_2"], loan["id"], approved_on="2024-12-25")
     release(client, world["partner_1"], loan["id"], "1000", "foundation", date(2025, 1, 1))
     inspect(client, world["partner_2"], loan["id"], "foundation", date(2025, 1, 15))
@@ -624,8 +712,14 @@ def test_a_finance_lead_reads_loans_without_personal_data(client, world):
     ):
         response = client.get(path, headers=world["finance"])
         assert response.status_code == 200, (path, response.text)
-        for personal in (family["head_name"], family["phone"], family["parcel_code"], family["title_number"],
-                         "garment wage", "market vending"):
+        for personal in (
+            family["head_name"],
+            family["phone"],
+            family["parcel_code"],
+            family["title_number"],
+            "garment wage",
+            "market vending",
+        ):
             assert personal not in response.text, (path, personal)
     seen = client.get(f"/v1/loans/{loan['id']}", headers=world["finance"]).json()
     assert seen["status"] == "active" and D(seen["outstanding_principal"]) == D("1000")
@@ -645,7 +739,47 @@ def test_partners_list_only_their_lenders_loans_and_see_a_household_once_it_appl
     assert [x["id"] for x in listed["items"]] == [ours["id"]]
     listed = client.get("/v1/loans", headers=stranger).json()
     assert [x["id"] for x in listed["items"]] == [theirs["id"]]
-    everything = client.get("/v1/loans", headers=world["officer_1"], params={"household_id": household_id}).json()
+    everything = client.get(
+        "/v1/loans", headers=world["officer_1"], params={"household_id": household_id}
+    ).json()
     assert everything["total"] == 3
-    assert client.get("/v1/loans", headers=world["finance"], params={"status": "approved"}).json()["total"] == 0
+    assert (
+        client.get("/v1/loans", headers=world["finance"], params={"status": "approved"}).json()["total"] == 0
+    )
     assert_problem(client.get("/v1/loans", headers=world["finance"], params={"status": "paid"}), 422)
+
+
+def test_a_tranche_that_would_join_at_the_last_due_date_is_refused(client, world):
+    # 12 monthly installments from 1 August 2024 to 1 July 2025; a tranche on 15 June 2025 would
+    # join on 1 July, after the last installment: nothing would repay it
+    loan = apply(
+        client,
+        world["partner_1"],
+        world["household"]["id"],
+        world["cash_product"]["id"],
+        "1000",
+        12,
+        submitted_on="2024-06-20",
+    )
+    approve(client, world["partner_2"], loan["id"], approved_on="2024-06-25")
+    release(client, world["partner_1"], loan["id"], "500", "foundation", date(2024, 7, 1))
+    inspect(client, world["partner_2"], loan["id"], "foundation", date(2025, 6, 1))
+    problem = assert_problem(
+        _post(
+            client,
+            world["partner_1"],
+            f"/v1/loans/{loan['id']}/disbursements",
+            _cash("500", "structure", "2025-06-15"),
+        ),
+        409,
+        "TRANCHE_AFTER_MATURITY",
+    )
+    assert "no installment left" in problem["detail"]
+    # on 1 June it joins on 1 June, after installment 11, and the last installment repays it
+    release(client, world["partner_1"], loan["id"], "500", "structure", date(2025, 6, 1))
+    # 500 over 12 at 1.5 %: PMT = 500 x 0.015 / (1 - 1.015^-12) = 45.8399... -> 45.84; after the
+    # 11th installment 45.16 is left (11: interest 89.66 x 0.015 = 1.34, principal 44.50); the 12th
+    # repays 45.16 + 500 = 545.16 with interest 545.16 x 0.015 = 8.1774 -> 8.18: 553.34 in all
+    rows = installments(client, world["partner_1"], loan["id"])
+    assert rows[10] == (11, "2025-06-01", D("44.50"), D("1.34"), D("45.84"), D("45.16"))
+    assert rows[11] == (12, "2025-07-01", D("545.16"), D("8.18"), D("553.34"), D("0"))

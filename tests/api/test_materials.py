@@ -137,7 +137,10 @@ def test_receipts_move_the_unit_cost_to_the_weighted_average(client, world):
     # 60 bags at 6.50: (40 x 6.25 + 60 x 6.50) / 100 = (250.00 + 390.00) / 100 = 6.40
     second = receive(client, officer, "CEMENT-50KG", "60", date(2025, 2, 1), unit_cost="6.50")
     assert D(second["movement"]["unit_cost"]) == D("6.50")  # the movement keeps what was paid
-    assert (D(second["material"]["unit_cost"]), D(second["material"]["quantity_on_hand"])) == (D("6.40"), D("100"))
+    assert (D(second["material"]["unit_cost"]), D(second["material"]["quantity_on_hand"])) == (
+        D("6.40"),
+        D("100"),
+    )
     assert stock(client, officer, "CEMENT-50KG") == (D("100"), D("6.40"), D("640.00"))
     # 3 bags at 7.10: (100 x 6.40 + 3 x 7.10) / 103 = 661.30 / 103 = 6.42038... -> 6.4204 (4 places);
     # the stock is worth 103 x 6.4204 = 661.3012 -> 661.30 to the cent
@@ -217,8 +220,10 @@ def test_materials_are_issued_at_the_cost_of_the_day_and_the_ledger_shows_every_
     # the ledger: two receipts, an issue, a receipt, an issue; issues carry their disbursement
     movements = client.get("/v1/materials/CEMENT-50KG/movements", headers=world["finance"])
     assert movements.status_code == 200, movements.text
-    assert [(m["kind"], D(m["quantity"]), D(m["unit_cost"]), m["occurred_on"], m["disbursement_id"])
-            for m in movements.json()] == [
+    assert [
+        (m["kind"], D(m["quantity"]), D(m["unit_cost"]), m["occurred_on"], m["disbursement_id"])
+        for m in movements.json()
+    ] == [
         ("receipt", D("40"), D("6.25"), "2025-01-20", None),
         ("receipt", D("60"), D("6.50"), "2025-01-25", None),
         ("issue", D("-12.5"), D("6.40"), "2025-02-03", first["id"]),
@@ -267,27 +272,41 @@ def test_a_delivery_beyond_the_approval_issues_nothing(client, world, db_state):
     receive(client, officer, "ZINC-SHEET", "300", date(2025, 1, 20))
     before = db_state()
     # 209 sheets x 5.75 = 1,201.75 > 1,200 approved
-    response = client.post(f"/v1/loans/{loan_id}/disbursements", headers=officer,
-                           json=_delivery({"ZINC-SHEET": "209"}, "roof"))
+    response = client.post(
+        f"/v1/loans/{loan_id}/disbursements", headers=officer, json=_delivery({"ZINC-SHEET": "209"}, "roof")
+    )
     problem = assert_problem(response, 409, "OVER_DISBURSEMENT")
     assert "1201.75" in problem["detail"]
     assert db_state() == before
     # 208 x 5.75 = 1,196.00 fits
-    assert D(deliver(client, officer, loan_id, {"ZINC-SHEET": "208"}, "roof", date(2025, 2, 3))["amount"]) == D(
-        "1196.00"
-    )
+    assert D(
+        deliver(client, officer, loan_id, {"ZINC-SHEET": "208"}, "roof", date(2025, 2, 3))["amount"]
+    ) == D("1196.00")
 
 
 @pytest.mark.parametrize(
     ("lines", "status", "code", "loc"),
     [
-        ([{"sku": "SAND-M3", "quantity": "1"}, {"sku": "GRAVEL", "quantity": "1"}], 422, "UNKNOWN_SKU",
-         ["body", "lines", 1, "sku"]),
+        (
+            [{"sku": "SAND-M3", "quantity": "1"}, {"sku": "GRAVEL", "quantity": "1"}],
+            422,
+            "UNKNOWN_SKU",
+            ["body", "lines", 1, "sku"],
+        ),
         ([{"sku": "SAND-M3", "quantity": "0"}], 422, "VALIDATION_ERROR", ["body", "lines", 0, "quantity"]),
         ([{"sku": "SAND-M3", "quantity": "-1.5"}], 422, "VALIDATION_ERROR", ["body", "lines", 0, "quantity"]),
-        ([{"sku": "SAND-M3", "quantity": "1.00001"}], 422, "VALIDATION_ERROR", ["body", "lines", 0, "quantity"]),
-        ([{"sku": "SAND-M3", "quantity": "1"}, {"sku": "SAND-M3", "quantity": "2"}], 422, "VALIDATION_ERROR",
-         ["body"]),
+        (
+            [{"sku": "SAND-M3", "quantity": "1.00001"}],
+            422,
+            "VALIDATION_ERROR",
+            ["body", "lines", 0, "quantity"],
+        ),
+        (
+            [{"sku": "SAND-M3", "quantity": "1"}, {"sku": "SAND-M3", "quantity": "2"}],
+            422,
+            "VALIDATION_ERROR",
+            ["body"],
+        ),
         ([], 422, "VALIDATION_ERROR", ["body"]),
     ],
 )
@@ -297,8 +316,9 @@ def test_a_bad_delivery_line_is_refused(client, world, db_state, lines, status, 
     receive(client, officer, "SAND-M3", "10", date(2025, 1, 20))
     before = db_state()
     body = {"kind": "materials", "lines": lines, "milestone": "foundation", "date": "2025-02-03"}
-    problem = assert_problem(client.post(f"/v1/loans/{loan_id}/disbursements", headers=officer, json=body),
-                             status, code)
+    problem = assert_problem(
+        client.post(f"/v1/loans/{loan_id}/disbursements", headers=officer, json=body), status, code
+    )
     assert loc in [e["loc"] for e in problem["errors"]]
     assert db_state() == before
 
@@ -308,12 +328,20 @@ def test_a_material_priced_in_riel_does_not_go_on_a_dollar_loan(client, world):
     response = client.post(
         "/v1/materials",
         headers=officer,
-        json={"sku": "TILE-KHR", "name": "floor tile", "unit": "piece", "unit_cost": "2500", "currency": "KHR"},
+        json={
+            "sku": "TILE-KHR",
+            "name": "floor tile",
+            "unit": "piece",
+            "unit_cost": "2500",
+            "currency": "KHR",
+        },
     )
     assert response.status_code == 201, response.text
     receive(client, officer, "TILE-KHR", "100", date(2025, 1, 20))
     problem = assert_problem(
-        client.post(f"/v1/loans/{loan_id}/disbursements", headers=officer, json=_delivery({"TILE-KHR": "10"})),
+        client.post(
+            f"/v1/loans/{loan_id}/disbursements", headers=officer, json=_delivery({"TILE-KHR": "10"})
+        ),
         422,
         "CURRENCY_MISMATCH",
     )

@@ -1,0 +1,346 @@
+"""The report queries: every figure is aggregated in the database (SQLAlchemy Core, the same
+statements on SQLite and PostgreSQL); what comes back is a few rows per group and currency.
+
+As of a date, a loan's position is its running projection less what happened after that date:
+disbursed = loans.disbursed_amount - tranches dated later; repaid = loans.principal_repaid -
+principal of the (non-reversed) payments dated later; paid on an installment = its paid_* columns -
+later allocations. The later movements are few for a recent date (read through the paid_on and
+disbursed_on indexes), so a report never sums the whole payment history.
+
+Days past due are never computed in SQL. A loan's oldest late due date is compared with dates
+worked out here (dpd >= n  <=>  oldest_due <= as_of - n days), so no dialect's date arithmetic is
+needed. Sums come back through ExactDecimal: exact NUMERIC on PostgreSQL, and on SQLite the float
+SUM read back as Decimal(repr(x)) quantized to the column's 4 places.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import (
+    Select,
+    and_,
+    case,
+    func,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.orm import Session
+
+from loansvc.db.base import Money
+from loansvc.db.models import (
+    Disbursement,
+    Household,
+    Loan,
+    Repayment,
+    RepaymentAllocation,
+    RepaymentReversal,
+    ScheduledInstallment,
+    Site,
+)
+from loansvc.domain.arrears import BUCKETS, CLASSES, DEFAULT_ARREARS_POLICY, ArrearsPolicy, aging_bucket
+from loansvc.domain.terms import Frequency
+
+SI = ScheduledInstallment
+RA = RepaymentAllocation
+# a bare SQL zero: a bound 0 would take the money type and reach SQLite as the text '0'
+ZERO = literal_column("0")
+# the statuses of a loan that was once disbursed (active now, or active until closed / written off)
+BOOKED = ("active", "closed", "written_off")
+GROUP_KEYS = {"lender": "lender_id", "site": "site_id", "product": "product_id", "currency": "currency"}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a report covers: the date, the grouping (None: one row per currency), the lender of a
+    partner's key (None: every lender) and the classification policy."""
+
+    as_of: date
+    group_by: str | None = None
+    lender_id: str | None = None
+    policy: ArrearsPolicy = DEFAULT_ARREARS_POLICY
+
+
+def _money(expr):
+    return type_coerce(expr, Money())
+
+
+def _days_before(day: date, days: int) -> date:
+    return day - timedelta(days=days)
+
+
+def _bucket_starts() -> list[int]:
+    """The first dpd of each bucket after "current", read off the domain's own aging_bucket."""
+    starts, dpd = [], 0
+    for bucket in BUCKETS[1:]:
+        while aging_bucket(dpd) != bucket:
+            dpd += 1
+        starts.append(dpd)
+    return starts
+
+
+def active_at(day: date):
+    """Disbursed on or before `day`, and neither closed nor written off by then."""
+    return and_(
+        Loan.status.in_(BOOKED),
+        Loan.first_disbursed_on <= day,
+        or_(Loan.closed_on.is_(None), Loan.closed_on > day),
+        or_(Loan.written_off_on.is_(None), Loan.written_off_on > day),
+    )
+
+
+def _keys(scope: Scope) -> list:
+    if scope.group_by is None:
+        return []
+    column = {
+        "lender": Loan.lender_id,
+        "site": Household.site_id,
+        "product": Loan.product_id,
+        "currency": Loan.currency,
+    }[scope.group_by]
+    return [column.label("group_key")]
+
+
+def _scoped(query: Select, scope: Scope) -> Select:
+    """The household join a site grouping needs, and a partner's own lender only."""
+    if scope.group_by == "site":
+        query = query.join(Household, Household.id == Loan.household_id)
+    if scope.lender_id is not None:
+        query = query.where(Loan.lender_id == scope.lender_id)
+    return query
+
+
+def _current(installment=SI):
+    return and_(Loan.id == installment.loan_id, Loan.schedule_version == installment.version)
+
+
+def _short_term(policy: ArrearsPolicy):
+    """1 when the loan is graded on the short-term table: term x 12 / periods a year <= the
+    policy's months, i.e. term x 12 <= months x periods a year (exact, in whole numbers)."""
+    frequency = Loan.terms["frequency"].as_string()
+    per_year = case(*((frequency == f.value, f.periods_per_year) for f in Frequency), else_=12)
+    return case((Loan.term * 12 <= per_year * policy.short_term_max_months, 1), else_=0)
+
+
+def _grade(oldest_due, bounds: tuple[int, ...], day: date):
+    whens = [(oldest_due <= _days_before(day, b), CLASSES[k + 1]) for k, b in enumerate(bounds)]
+    return case(*reversed(whens), else_=CLASSES[0])
+
+
+def _later(column, amount, when, day: date):
+    """Per loan, the sum of `amount` over the movements dated after `day`."""
+    return (
+        select(column.label("loan_id"), func.sum(amount).label("amount")).where(when > day).group_by(column)
+    )
+
+
+def positions(scope: Scope, *, detail: bool = False) -> Select:
+    """One row per loan active at as_of: outstanding principal, oldest late due date, bucket,
+    class and PAR balances (detail adds the household, site and lender, for the visit list)."""
+    day, policy = scope.as_of, scope.policy
+    later_tranches = _later(
+        Disbursement.loan_id, Disbursement.amount, Disbursement.disbursed_on, day
+    ).subquery()
+    later_principal = _later(RA.loan_id, RA.principal, RA.paid_on, day).subquery()
+    late = select(SI.loan_id, func.min(SI.due_date).label("oldest_due")).join(Loan, _current())
+    late = late.where(
+        SI.due_date < day,
+        or_(SI.fully_paid_on.is_(None), SI.fully_paid_on > day),
+        SI.total + SI.penalty > ZERO,  # an installment owing nothing is never late
+    )
+    if scope.lender_id is not None:
+        late = late.where(Loan.lender_id == scope.lender_id)
+    late = late.group_by(SI.loan_id).subquery()
+
+    disbursed = Loan.disbursed_amount - func.coalesce(later_tranches.c.amount, ZERO)
+    repaid = Loan.principal_repaid - func.coalesce(later_principal.c.amount, ZERO)
+    outstanding = disbursed - repaid
+    oldest = late.c.oldest_due
+    bucket_whens = [(oldest <= _days_before(day, s), BUCKETS[k + 1]) for k, s in enumerate(_bucket_starts())]
+    grade = case(
+        (_short_term(policy) == 1, _grade(oldest, policy.short_term_bounds, day)),
+        else_=_grade(oldest, policy.long_term_bounds, day),
+    )
+
+    def par(days: int):  # SEEP: the whole outstanding principal of a loan more than `days` late
+        return case((oldest < _days_before(day, days), outstanding), else_=ZERO)
+
+    columns = [
+        *_keys(scope),
+        Loan.id.label("loan_id"),
+        Loan.currency,
+        Loan.household_id,
+        outstanding.label("outstanding"),
+        oldest.label("oldest_due"),
+        case(*reversed(bucket_whens), else_=BUCKETS[0]).label("bucket"),
+        grade.label("class"),
+        par(1).label("par1"),
+        par(30).label("par30"),
+        par(90).label("par90"),
+    ]
+    query = select(*columns).select_from(Loan)
+    query = query.outerjoin(later_tranches, later_tranches.c.loan_id == Loan.id)
+    query = query.outerjoin(later_principal, later_principal.c.loan_id == Loan.id)
+    query = query.outerjoin(late, late.c.loan_id == Loan.id)
+    if detail:  # the visit list: ungrouped, with the household and its site
+        assert scope.group_by is None
+        people = (Household.head_name, Household.phone, Household.parcel_code, Household.site_id)
+        query = query.add_columns(Loan.lender_id, *people, Site.name.label("site_name"))
+        query = query.join(Household, Household.id == Loan.household_id).join(
+            Site, Site.id == Household.site_id
+        )
+    return _scoped(query.where(active_at(day)), scope)
+
+
+def _rows(session: Session, query) -> list[dict]:
+    return [dict(row) for row in session.execute(query).mappings()]
+
+
+def position_rows(
+    session: Session, scope: Scope, *, borrowers: bool = True, all_currencies: Sequence[str] = ()
+) -> list[dict]:
+    """One statement over the loans' positions (computed once, as a CTE), its rows told apart by
+    `part`: "position" per group, currency, bucket and class (loans, principal, PAR balances);
+    with borrowers, "borrowers" (distinct households) per group and currency and "currency_borrowers"
+    per currency; with all_currencies, "all_borrowers" over those currencies together."""
+    loans = positions(scope).cte("positions")
+    key = [loans.c.group_key] if scope.group_by else []
+    dims = [*key, loans.c.currency, loans.c.bucket, loans.c["class"]]
+    sums = [_money(func.sum(loans.c.outstanding)).label("principal")]
+    sums += [_money(func.sum(loans.c[name])).label(name) for name in ("par1", "par30", "par90")]
+    loans_per_dim = select(*dims, func.count().label("loans"), *sums, null().label("borrowers"))
+    parts = [loans_per_dim.add_columns(literal("position").label("part")).group_by(*dims)]
+    households = func.count(func.distinct(loans.c.household_id)).label("borrowers")
+    blanks = [null().label(c) for c in ("bucket", "class", "loans", "principal", "par1", "par30", "par90")]
+
+    def people(part: str, by_group: bool, by_currency: bool) -> Select:
+        group = key if by_group else [null().label("group_key")] * len(key)
+        currency = loans.c.currency if by_currency else null().label("currency")
+        query = select(*group, currency, *blanks, households, literal(part).label("part"))
+        return query.group_by(*(key if by_group else []), *([loans.c.currency] if by_currency else []))
+
+    if borrowers:
+        parts += [people("borrowers", True, True), people("currency_borrowers", False, True)]
+    if all_currencies:
+        parts.append(people("all_borrowers", False, False).where(loans.c.currency.in_(all_currencies)))
+    return _rows(session, union_all(*parts) if len(parts) > 1 else parts[0])
+
+
+def collected_rows(session: Session, scope: Scope, start: date) -> list[dict]:
+    """Payments received in (start, as_of], reversed ones left out."""
+    dims = [*_keys(scope), Loan.currency]
+    query = select(*dims, _money(func.sum(Repayment.amount)).label("collected"))
+    query = query.select_from(Repayment).join(Loan, Loan.id == Repayment.loan_id)
+    query = query.outerjoin(RepaymentReversal, RepaymentReversal.repayment_id == Repayment.id)
+    query = query.where(
+        RepaymentReversal.id.is_(None), Repayment.paid_on > start, Repayment.paid_on <= scope.as_of
+    )
+    return _rows(session, _scoped(query, scope).group_by(*dims))
+
+
+def fallen_due_rows(session: Session, scope: Scope, start: date) -> list[dict]:
+    """Installments due in (start, as_of], and what was paid on them by their due date, of the
+    loans still open at the start of the period and not written off before the due date."""
+    dims = [*_keys(scope), Loan.currency]
+    query = select(
+        *dims,
+        _money(func.sum(SI.total)).label("fallen_due"),
+        _money(func.sum(SI.paid_by_due_date)).label("paid_by_due_date"),
+    )
+    query = query.select_from(SI).join(Loan, _current())
+    query = query.where(
+        SI.due_date > start,
+        SI.due_date <= scope.as_of,
+        Loan.status.in_(BOOKED),
+        or_(Loan.closed_on.is_(None), Loan.closed_on > start),
+        or_(Loan.written_off_on.is_(None), Loan.written_off_on >= SI.due_date),
+    )
+    return _rows(session, _scoped(query, scope).group_by(*dims))
+
+
+def disbursed_rows(session: Session, scope: Scope, start: date) -> list[dict]:
+    """Disbursed in (start, as_of], cash and materials apart."""
+    dims = [*_keys(scope), Loan.currency, Disbursement.kind]
+    query = select(*dims, _money(func.sum(Disbursement.amount)).label("amount"))
+    query = query.select_from(Disbursement).join(Loan, Loan.id == Disbursement.loan_id)
+    query = query.where(Disbursement.disbursed_on > start, Disbursement.disbursed_on <= scope.as_of)
+    return _rows(session, _scoped(query, scope).group_by(*dims))
+
+
+def written_off_rows(session: Session, scope: Scope, start: date) -> list[dict]:
+    """Principal written off in (start, as_of]."""
+    dims = [*_keys(scope), Loan.currency]
+    query = select(*dims, _money(func.sum(Loan.written_off_principal)).label("written_off"))
+    query = query.where(
+        Loan.status == "written_off", Loan.written_off_on > start, Loan.written_off_on <= scope.as_of
+    )
+    return _rows(session, _scoped(query, scope).group_by(*dims))
+
+
+PAID_NOW = SI.paid_principal + SI.paid_interest + SI.paid_fees + SI.paid_penalty
+ALLOCATED = RA.principal + RA.interest + RA.fees + RA.penalty
+
+
+def _paid_later(day: date) -> Select:
+    """Allocations dated after `day`, joined to their installment of the current schedule."""
+    query = select().select_from(RA).join(SI, and_(SI.loan_id == RA.loan_id, SI.number == RA.number))
+    return query.join(Loan, _current()).where(RA.paid_on > day)
+
+
+def expected_rows(session: Session, scope: Scope, windows: list[tuple[str, date, date]]) -> list[dict]:
+    """Per window (label, start exclusive, end inclusive) after as_of, what the installments of the
+    loans active at as_of still owed at as_of, in two parts added by the caller: what they owe now
+    ("owed") and what was paid on them after as_of ("paid_later")."""
+    first, last = windows[0][1], windows[-1][2]
+    keys = _keys(scope)
+    month = case(*((and_(SI.due_date > start, SI.due_date <= end), label) for label, start, end in windows))
+
+    def grouped(kind: str, amount, query: Select) -> list[dict]:
+        inner = query.add_columns(*keys, Loan.currency, amount.label("amount"), month.label("month"))
+        inner = _scoped(inner.where(SI.due_date > first, SI.due_date <= last, active_at(scope.as_of)), scope)
+        rows = inner.subquery()
+        dims = ([rows.c.group_key] if keys else []) + [rows.c.currency, rows.c.month]
+        query = select(*dims, _money(func.sum(rows.c.amount)).label("amount")).group_by(*dims)
+        return [{**r, "kind": kind} for r in _rows(session, query)]
+
+    owed = select().select_from(SI).join(Loan, _current())
+    return grouped("owed", SI.total + SI.penalty - PAID_NOW, owed) + grouped(
+        "paid_later", ALLOCATED, _paid_later(scope.as_of)
+    )
+
+
+def delinquent_rows(
+    session: Session, scope: Scope, min_days: int, limit: int, offset: int
+) -> tuple[list[dict], int]:
+    """Loans at least `min_days` late at as_of, the longest late first, with where to find them."""
+    loans = positions(scope, detail=True).subquery()
+    late = loans.c.oldest_due <= _days_before(scope.as_of, min_days)
+    total = session.scalar(select(func.count()).select_from(loans).where(late)) or 0
+    query = (
+        select(loans).where(late).order_by(loans.c.oldest_due, loans.c.loan_id).limit(limit).offset(offset)
+    )
+    return _rows(session, query), total
+
+
+def overdue_amounts(session: Session, loan_ids: list[str], as_of: date) -> dict[str, object]:
+    """Per loan: what the installments due before as_of still owed at as_of (owed now, plus what
+    was paid on them after as_of)."""
+    if not loan_ids:
+        return {}
+    owed = select(SI.loan_id, _money(func.sum(SI.total + SI.penalty - PAID_NOW)).label("amount"))
+    owed = owed.join(Loan, _current()).where(SI.loan_id.in_(loan_ids), SI.due_date < as_of)
+    later = _paid_later(as_of).add_columns(SI.loan_id, _money(func.sum(ALLOCATED)).label("amount"))
+    later = later.where(SI.loan_id.in_(loan_ids), SI.due_date < as_of)
+    out: dict[str, object] = {}
+    for row in session.execute(owed.group_by(SI.loan_id)):
+        out[row.loan_id] = row.amount
+    for row in session.execute(later.group_by(SI.loan_id)):
+        out[row.loan_id] = out.get(row.loan_id, 0) + row.amount
+    return out

@@ -1,0 +1,116 @@
+"""HTTP for the portfolio reports: the portfolio (JSON, CSV, XLSX), the delinquent loans to visit,
+and the charts (PNG)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from loansvc.auth.principal import Principal
+from loansvc.domain.errors import InvalidInput
+from loansvc.reports import frames, service
+from loansvc.reports.schemas import DelinquentLoanOut, GroupBy, PortfolioOut, ReportFormat
+from loansvc.web.clock import today
+from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, require
+from loansvc.web.problems import AUTH_ERRORS, responses
+from loansvc.web.types import Currency, Page
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"])
+CSV = "text/csv; charset=utf-8"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PNG = {200: {"content": {"image/png": {}}, "description": "a PNG image"}}
+AsOf = Annotated[date | None, Query(description="the report date (default: today); never in the future")]
+ChartCurrency = Annotated[
+    Currency | None, Query(description="default: the currency with the most active loans at as_of")
+]
+
+
+def _as_of(value: date | None) -> date:
+    when = value or today()
+    if when > today():
+        raise InvalidInput("as_of cannot be in the future", code="DATE_IN_FUTURE", field="as_of")
+    return when
+
+
+def _attachment(content: bytes, media_type: str, filename: str) -> Response:
+    return Response(
+        content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
+
+
+@router.get(
+    "/portfolio",
+    response_model=PortfolioOut,
+    response_model_exclude_unset=True,
+    responses={
+        **responses(*AUTH_ERRORS, 422),
+        200: {"content": {CSV: {}, XLSX: {}}, "description": "JSON, or a CSV / XLSX attachment"},
+    },
+)
+def portfolio(
+    session: SessionDep,
+    as_of: AsOf = None,
+    group_by: GroupBy = "lender",
+    format: ReportFormat = "json",
+    khr_per_usd: Annotated[
+        Decimal | None, Query(gt=0, le=1_000_000, description="when given, adds USD+KHR totals in USD")
+    ] = None,
+    principal: Principal = require(*ALL_ROLES),
+):
+    """Active loans, borrowers, GLP, PAR1/30/90 (SEEP), aging, NBC classes and provisions,
+    collections and disbursements of the month before as_of, write-offs, and the next 6 months'
+    expected collections, per currency, per group and in total."""
+    report = service.portfolio(session, principal, _as_of(as_of), group_by, khr_per_usd)
+    name = f"portfolio-{report.as_of.isoformat()}-by-{group_by}"
+    if format == "csv":
+        return _attachment(frames.to_csv(report).encode("utf-8"), CSV, f"{name}.csv")
+    if format == "xlsx":
+        return _attachment(frames.to_xlsx(report), XLSX, f"{name}.xlsx")
+    return PortfolioOut.model_validate(frames.as_json(report))
+
+
+@router.get(
+    "/delinquent-loans", response_model=Page[DelinquentLoanOut], responses=responses(*AUTH_ERRORS, 422)
+)
+def delinquent_loans(
+    session: SessionDep,
+    page: PageDep,
+    as_of: AsOf = None,
+    min_days: Annotated[int, Query(ge=1, le=100_000, description="at least this many days past due")] = 1,
+    principal: Principal = require(*ALL_ROLES),
+):
+    """The families to visit: loans at least min_days late, the longest late first, with the
+    household, its site and parcel. Finance leads get the list without names, phones or parcels."""
+    when = _as_of(as_of)
+    return service.delinquent_loans(session, principal, when, min_days, page.limit, page.offset)
+
+
+@router.get(
+    "/charts/par-trend.png", response_class=Response, responses={**PNG, **responses(*AUTH_ERRORS, 422)}
+)
+def par_trend_chart(
+    session: SessionDep,
+    as_of: AsOf = None,
+    months: Annotated[int, Query(ge=2, le=36)] = 12,
+    currency: ChartCurrency = None,
+    principal: Principal = require(*ALL_ROLES),
+):
+    """PAR30 and PAR90 in percent at each month end (the last point is as_of), one currency."""
+    png = service.par_trend_chart(session, principal, _as_of(as_of), months, currency)
+    return Response(png, media_type="image/png")
+
+
+@router.get("/charts/aging.png", response_class=Response, responses={**PNG, **responses(*AUTH_ERRORS, 422)})
+def aging_chart(
+    session: SessionDep,
+    as_of: AsOf = None,
+    currency: ChartCurrency = None,
+    principal: Principal = require(*ALL_ROLES),
+):
+    """Outstanding principal per arrears bucket at as_of, one currency."""
+    png = service.aging_chart(session, principal, _as_of(as_of), currency)
+    return Response(png, media_type="image/png")

@@ -1,0 +1,101 @@
+"""Report responses: money as decimal strings in the currency's minor unit, percentages with 2
+decimals (null when there is nothing to divide by)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from loansvc.web.types import DecimalStr
+
+Bucket = Literal["current", "1-30", "31-60", "61-90", "91-180", "181-365", "365+"]
+LoanClass = Literal["normal", "special_mention", "substandard", "doubtful", "loss"]
+GroupBy = Literal["lender", "site", "product", "currency"]
+ReportFormat = Literal["json", "csv", "xlsx"]
+
+
+class AgingOut(BaseModel):
+    bucket: Bucket
+    loans: int
+    principal: DecimalStr
+
+
+class ClassOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    loan_class: LoanClass = Field(alias="class")
+    loans: int
+    principal: DecimalStr
+    provision: DecimalStr = Field(description="the class's provision percent of its principal, half-even")
+
+
+class MonthOut(BaseModel):
+    month: str = Field(pattern=r"^\d{4}-\d{2}$")
+    amount: DecimalStr
+
+
+class Figures(BaseModel):
+    currency: str
+    active_loans: int
+    borrowers: int = Field(description="distinct households with an active loan")
+    gross_loan_portfolio: DecimalStr = Field(description="outstanding principal of the active loans")
+    par1_balance: DecimalStr = Field(description="whole outstanding principal of loans more than 1 day late")
+    par30_balance: DecimalStr
+    par90_balance: DecimalStr
+    par1_percent: DecimalStr | None = Field(description="par1_balance / gross_loan_portfolio")
+    par30_percent: DecimalStr | None
+    par90_percent: DecimalStr | None
+    aging: list[AgingOut]
+    classification: list[ClassOut]
+    collected: DecimalStr = Field(description="payments received in the month before as_of (not reversed)")
+    fallen_due: DecimalStr = Field(description="installments due in the month before as_of")
+    paid_by_due_date: DecimalStr = Field(description="what was paid on those installments by their due date")
+    collection_rate_percent: DecimalStr | None = Field(description="collected / fallen_due")
+    on_time_rate_percent: DecimalStr | None = Field(description="paid_by_due_date / fallen_due")
+    disbursed_cash: DecimalStr
+    disbursed_materials: DecimalStr
+    written_off: DecimalStr = Field(description="principal written off in the month before as_of")
+    expected_collections: list[MonthOut] = Field(
+        description="unpaid at as_of on installments due in each of the next 6 months (arrears not included)"
+    )
+
+
+class GroupFigures(Figures):
+    group: dict[str, str] = Field(examples=[{"lender_id": "0b7c..."}])
+
+
+class ConvertedFigures(Figures):
+    khr_per_usd: DecimalStr
+    converted_from: list[str]
+
+
+class PortfolioOut(BaseModel):
+    as_of: date
+    group_by: GroupBy
+    totals: list[Figures] = Field(description="one per currency; never summed across currencies")
+    groups: list[GroupFigures]
+    converted_totals: ConvertedFigures | None = Field(
+        default=None, description="only when khr_per_usd is given: USD and KHR totals in USD"
+    )
+
+
+class DelinquentLoanOut(BaseModel):
+    loan_id: str
+    lender_id: str
+    currency: str
+    household_id: str
+    head_name: str | None = Field(description="null for finance leads (no personal data)")
+    phone: str | None = Field(description="null for finance leads (no personal data)")
+    site_id: str
+    site_name: str
+    parcel_code: str | None = Field(description="null for finance leads (no personal data)")
+    days_past_due: int
+    oldest_due_date: date
+    overdue_amount: DecimalStr
+    outstanding_principal: DecimalStr
+    bucket: Bucket
+    loan_class: LoanClass = Field(alias="class")
+
+    model_config = ConfigDict(populate_by_name=True)

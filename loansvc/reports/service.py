@@ -1,0 +1,168 @@
+"""Portfolio reports: the use cases behind the report endpoints, and the report's calendar.
+
+Periods. "The month before as_of" is (as_of - 1 month, as_of]: from the same day of the previous
+month (exclusive) to as_of (inclusive); the next months are (as_of + k-1 months, as_of + k months],
+labelled by the month they end in. A month-end as_of keeps to month ends (2026-02-28 -> 2026-01-31
+-> 2025-12-31), so a month-end report reads calendar months exactly; another day is clamped to
+the shorter months (2026-03-30 -> 2026-02-28).
+
+Scoping. A partner sees its own lender's loans only; finance leads see every lender, and the
+delinquent-loans list leaves out names, phones and parcel codes for them.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from loansvc.auth.principal import Principal
+from loansvc.domain.money import round_money
+from loansvc.reports import charts, frames, queries
+from loansvc.reports.frames import Portfolio, Rows
+from loansvc.reports.queries import GROUP_KEYS, Scope
+from loansvc.reports.schemas import DelinquentLoanOut
+from loansvc.web.types import Page
+
+EXPECTED_MONTHS = 6
+PERSONAL = ("head_name", "phone", "parcel_code")
+
+
+def _month_end(year: int, month: int) -> date:
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def shift_months(day: date, months: int) -> date:
+    """`day` moved by whole months: a month end stays a month end, another day is clamped."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    end = _month_end(year, month + 1)
+    if day == _month_end(day.year, day.month):
+        return end
+    return end.replace(day=min(day.day, end.day))
+
+
+def month_before(as_of: date) -> date:
+    """The exclusive start of the month before as_of."""
+    return shift_months(as_of, -1)
+
+
+def months_after(as_of: date, count: int = EXPECTED_MONTHS) -> list[tuple[str, date, date]]:
+    """(label YYYY-MM, start exclusive, end inclusive) of each of the `count` months after as_of."""
+    out = []
+    for k in range(1, count + 1):
+        end = shift_months(as_of, k)
+        out.append((f"{end.year:04d}-{end.month:02d}", shift_months(as_of, k - 1), end))
+    return out
+
+
+def month_ends(as_of: date, count: int) -> list[date]:
+    """The ends of the `count - 1` months before as_of's month, then as_of itself."""
+    index = as_of.year * 12 + as_of.month - 1
+    ends = []
+    for k in range(count - 1, 0, -1):
+        year, month = divmod(index - k, 12)
+        ends.append(_month_end(year, month + 1))
+    return [*ends, as_of]
+
+
+def lender_scope(principal: Principal) -> str | None:
+    return principal.lender_id if principal.is_partner else None
+
+
+def portfolio(
+    session: Session,
+    principal: Principal,
+    as_of: date,
+    group_by: str,
+    khr_per_usd: Decimal | None = None,
+) -> Portfolio:
+    scope = Scope(as_of=as_of, group_by=group_by, lender_id=lender_scope(principal))
+    start = month_before(as_of)
+    windows = months_after(as_of)
+    converted_from = frames.CONVERTIBLE if khr_per_usd is not None else ()
+    rows = Rows(
+        positions=queries.position_rows(session, scope, all_currencies=converted_from),
+        collected=queries.collected_rows(session, scope, start),
+        fallen_due=queries.fallen_due_rows(session, scope, start),
+        disbursed=queries.disbursed_rows(session, scope, start),
+        written_off=queries.written_off_rows(session, scope, start),
+        expected=queries.expected_rows(session, scope, windows),
+    )
+    months = [label for label, _, _ in windows]
+    figures = frames.figures_of(rows, months, scope.policy)
+    totals = [{**f} for (s, _, _), f in sorted(figures.items()) if s == "total"]
+    groups = [{"key": k, **f} for (s, k, _), f in sorted(figures.items()) if s == "group"]
+    report = Portfolio(as_of, group_by, GROUP_KEYS[group_by], months, totals, groups)
+    if khr_per_usd is not None:
+        borrowers = sum(r["borrowers"] for r in rows.positions if r["part"] == "all_borrowers")
+        report.converted = frames.converted_totals(totals, khr_per_usd, borrowers)
+    return report
+
+
+def delinquent_loans(
+    session: Session, principal: Principal, as_of: date, min_days: int, limit: int, offset: int
+) -> Page[DelinquentLoanOut]:
+    scope = Scope(as_of=as_of, lender_id=lender_scope(principal))
+    rows, total = queries.delinquent_rows(session, scope, min_days, limit, offset)
+    overdue = queries.overdue_amounts(session, [r["loan_id"] for r in rows], as_of)
+    items = []
+    for r in rows:
+        if principal.role == "finance_lead":
+            r = {**r, **dict.fromkeys(PERSONAL)}
+        items.append(
+            DelinquentLoanOut(
+                loan_id=r["loan_id"],
+                lender_id=r["lender_id"],
+                currency=r["currency"],
+                household_id=r["household_id"],
+                head_name=r["head_name"],
+                phone=r["phone"],
+                site_id=r["site_id"],
+                site_name=r["site_name"],
+                parcel_code=r["parcel_code"],
+                days_past_due=(as_of - r["oldest_due"]).days,
+                oldest_due_date=r["oldest_due"],
+                overdue_amount=round_money(overdue.get(r["loan_id"], Decimal(0)), r["currency"]),
+                outstanding_principal=round_money(r["outstanding"], r["currency"]),
+                bucket=r["bucket"],
+                loan_class=r["class"],
+            )
+        )
+    return Page[DelinquentLoanOut](items=items, total=total, limit=limit, offset=offset)
+
+
+def _who(principal: Principal) -> str:
+    return "own lender's loans" if principal.is_partner else "all lenders"
+
+
+def _chart_currency(position_rows: list[dict], asked: str | None) -> str:
+    """The currency asked for, else the one with the most active loans (ties: alphabetical)."""
+    if asked:
+        return asked
+    counts: dict[str, int] = {}
+    for r in position_rows:
+        counts[r["currency"]] = counts.get(r["currency"], 0) + r["loans"]
+    return min(counts, key=lambda c: (-counts[c], c)) if counts else "USD"
+
+
+def par_trend_chart(
+    session: Session, principal: Principal, as_of: date, months: int, currency: str | None
+) -> bytes:
+    lender = lender_scope(principal)
+    dates = month_ends(as_of, months)
+    rows = {d: queries.position_rows(session, Scope(d, lender_id=lender), borrowers=False) for d in dates}
+    currency = _chart_currency(rows[as_of], currency)
+    points = [
+        {"date": d, "label": d.strftime("%b %Y"), **frames.trend_point(rows[d], currency)} for d in dates
+    ]
+    return charts.par_trend(points, currency, as_of, _who(principal))
+
+
+def aging_chart(session: Session, principal: Principal, as_of: date, currency: str | None) -> bytes:
+    scope = Scope(as_of=as_of, lender_id=lender_scope(principal))
+    rows = queries.position_rows(session, scope, borrowers=False)
+    currency = _chart_currency(rows, currency)
+    return charts.aging(frames.aging_buckets(rows, currency), currency, as_of, _who(principal))

@@ -208,21 +208,23 @@ def programme_loans(
     exclude_loan_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """Each approved or active loan of the household in loansvc, with its monthly installment."""
+    from loansvc.domain.schedule import build_schedule
     from loansvc.loans.disbursements import loan_terms  # a loan's frozen terms; loans import this module
     from loansvc.loans.repository import installments
 
     out = []
     for loan in repository.committed_loans(session, household_id, exclude_loan_id):
-        rows = installments(session, loan)
-        if rows:
-            largest = max(r.total for r in rows)
-        else:  # approved, not yet disbursed: the schedule its approval promises
-            from loansvc.domain.schedule import build_schedule
-
-            schedule = build_schedule(
-                loan_terms(loan, loan.approved_amount, loan.decided_on or loan.submitted_on)
+        # what is still to come on the current schedule, and what the whole approval promises:
+        # a loan partly disbursed will grow to its approved amount, so the larger of the two counts
+        to_come = [r.total for r in installments(session, loan) if r.fully_paid_on is None]
+        promised = build_schedule(
+            loan_terms(
+                loan, loan.approved_amount, loan.first_disbursed_on or loan.decided_on or loan.submitted_on
             )
-            largest = max(i.total for i in schedule.installments)
+        )
+        if not to_come and loan.disbursed_amount >= loan.approved_amount:
+            continue  # everything is already paid ahead of schedule
+        largest = max([*to_come, max(i.total for i in promised.installments)])
         factor = monthly_equivalent_factor((loan.terms or {}).get("frequency", "monthly"))
         monthly = policy_engine.to_currency(largest * factor, loan.currency, currency, khr_per_usd)
         out.append(

@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from fastapi import Request
@@ -30,8 +31,19 @@ HEADER = "Idempotency-Key"
 KEEP_DAYS = 30
 
 
+def _canonical(value: Any) -> Any:
+    """Equal amounts hash alike: "1000" and "1000.00" are the same request."""
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return value
+
+
 def _request_hash(method: str, path: str, body: Any) -> str:
-    canonical = json.dumps(jsonable_encoder(body), sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps(jsonable_encoder(_canonical(body)), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
 
 
@@ -67,7 +79,7 @@ def run(
         return JSONResponse(jsonable_encoder(payload), status_code=status)
     if not 1 <= len(key) <= 200:
         raise InvalidInput("Idempotency-Key must have 1 to 200 characters", code="BAD_IDEMPOTENCY_KEY")
-    raw = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
+    raw = body.model_dump(mode="python") if isinstance(body, BaseModel) else body
     digest = _request_hash(request.method, request.url.path, raw)
     existing = _find(session, principal, key)
     if existing is not None:

@@ -291,14 +291,17 @@ def test_the_sok_family_builds_with_materials_and_three_cash_tranches(client, se
     history_a = _history(client, officer_1, loan_a)
 
     # --- 7 April: the family applies to the partner MFI for 3,000 in cash over 24 months.
-    # Its assessment counts the active materials loan: its largest installment, 43.72.
-    #   income 600.00; expenses 180.00; debt service 43.72; surplus 600 - 180 - 43.72 = 376.28
-    #   safe installment = min(70 % x 376.28 = 263.39, 50 % x 600 - 43.72 = 256.28) = 256.28
+    # Its assessment counts the active materials loan at the larger of what is still to come on its
+    # schedule (largest 43.72) and what its whole approval promises once fully delivered
+    # (1,200 at 0 % over 24 = 50.00 a month): 50.00.
+    #   income 600.00; expenses 180.00; debt service 50.00; surplus 600 - 180 - 50.00 = 370.00
+    #   safe installment = min(70 % x 370.00 = 259.00, 50 % x 600 - 50.00 = 250.00) = 250.00
     #   3,000 at 1.5 %/month over 24: PMT = 3000 x 0.015 / (1 - 1.015^-24) = 149.7720... -> 149.77;
     #   the last installment clears the rounding left over and is the largest: 147.63 + 2.21 = 149.84
-    #   DSTI before = 43.72 / 600 = 7.29 %; after = (43.72 + 149.84) / 600 = 193.56 / 600 = 32.26 %
-    #   income - 20 % = 480.00: 480 - 180 - 43.72 - 149.84 = 106.44 left; 193.56 / 480 = 40.325 %
-    #   -> 40.32 % (half-even)
+    #   DSTI before = 50.00 / 600 = 8.333 -> 8.33 %; after = (50.00 + 149.84) / 600 = 199.84 / 600
+    #   = 33.3066 -> 33.31 %
+    #   income - 20 % = 480.00: 480 - 180 - 50.00 - 149.84 = 100.16 left; 199.84 / 480 = 41.6333 %
+    #   -> 41.63 %
     business_day(monkeypatch, date(2025, 4, 7))
     cash_loan = apply(client, partner_1, family["id"], mfi_product["id"], "3000", 24)
     loan_b = cash_loan["id"]
@@ -312,17 +315,17 @@ def test_the_sok_family_builds_with_materials_and_three_cash_tranches(client, se
         "loan_installment",
         "dsti_before_percent",
         "dsti_after_percent",
-    ) == (D("43.72"), D("376.28"), D("256.28"), D("149.84"), D("7.29"), D("32.26"))
+    ) == (D("50.00"), D("370.00"), D("250.00"), D("149.84"), D("8.33"), D("33.31"))
     assert [
         (s["scenario"], D(s["surplus_after_loan"]), D(s["dsti_after_percent"])) for s in assessment["stress"]
-    ] == [("income_minus_20pct", D("106.44"), D("40.32"))]
+    ] == [("income_minus_20pct", D("100.16"), D("41.63"))]
     # The MFI sees the total of the family's other programme loans, never whose they are.
     seen_by_mfi = client.get(f"/v1/assessments/{assessment['id']}", headers=partner_1)
     assert seen_by_mfi.status_code == 200, seen_by_mfi.text
     inputs = seen_by_mfi.json()["inputs"]
     assert inputs["programme_loans"] == []  # none of its own yet
     assert inputs["other_programme_loans"]["count"] == 1
-    assert D(inputs["other_programme_loans"]["monthly_installments"]) == D("43.72")
+    assert D(inputs["other_programme_loans"]["monthly_installments"]) == D("50.00")
     for secret in (world["bank"]["id"], world["bank"]["name"], loan_a, "997.65", "1200"):
         assert secret not in seen_by_mfi.text, secret
     assert client.get(f"/v1/loans/{loan_a}", headers=partner_1).status_code == 404
@@ -331,7 +334,7 @@ def test_the_sok_family_builds_with_materials_and_three_cash_tranches(client, se
     assert [
         (p["loan_id"], p["lender_id"], D(p["monthly_installment"]))
         for p in seen_by_ngo["inputs"]["programme_loans"]
-    ] == [(loan_a, world["bank"]["id"], D("43.72"))]
+    ] == [(loan_a, world["bank"]["id"], D("50.00"))]
 
     # --- 10 April: four eyes at the MFI. The credit officer filed it; the branch manager approves.
     business_day(monkeypatch, date(2025, 4, 10))

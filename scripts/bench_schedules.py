@@ -550,6 +550,9 @@ def main() -> None:
         metavar="SECONDS",
         help="first wait (at most this long) for a quiet machine",
     )
+    parser.add_argument(
+        "--idle-load", type=float, default=0.5, help="quiet: a 1-minute load average below this"
+    )
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
     deadline = time.monotonic() + args.wait_idle

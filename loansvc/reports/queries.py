@@ -238,10 +238,8 @@ def collected_rows(session: Session, scope: Scope, start: date) -> list[dict]:
     dims = [*_keys(scope), Loan.currency]
     query = select(*dims, _money(func.sum(Repayment.amount)).label("collected"))
     query = query.select_from(Repayment).join(Loan, Loan.id == Repayment.loan_id)
-    query = query.outerjoin(RepaymentReversal, RepaymentReversal.repayment_id == Repayment.id)
-    query = query.where(
-        RepaymentReversal.id.is_(None), Repayment.paid_on > start, Repayment.paid_on <= scope.as_of
-    )
+    reversed_ = select(RepaymentReversal.id).where(RepaymentReversal.repayment_id == Repayment.id).exists()
+    query = query.where(~reversed_, Repayment.paid_on > start, Repayment.paid_on <= scope.as_of)
     return _rows(session, _scoped(query, scope).group_by(*dims))
 
 

@@ -61,9 +61,34 @@ def portfolio(
     ] = None,
     principal: Principal = require(*ALL_ROLES),
 ):
-    """Active loans, borrowers, GLP, PAR1/30/90 (SEEP), aging, NBC classes and provisions,
-    collections and disbursements of the month before as_of, write-offs, and the next 6 months'
-    expected collections, per currency, per group and in total."""
+    """The portfolio as of a date, per currency (never summed across currencies), per group and in total.
+
+    - **active loans**: disbursed on or before as_of, not closed or written off by then;
+      **borrowers**: distinct households with one.
+    - **gross_loan_portfolio**: their outstanding principal at as_of (disbursed by then, less the
+      principal of the payments made by then).
+    - **days past due**: as_of minus the oldest due date, before as_of, of an installment not fully
+      paid by as_of (an installment due on as_of is not late). Buckets: current, 1-30 ... 365+.
+    - **PAR_x** (SEEP): the whole outstanding principal of the loans more than x days late, and its
+      percent of the GLP (null when the GLP is 0).
+    - **classification**: the NBC table, short-term (original term up to 12 months) or long-term;
+      provision: the class's percent of the class's principal, rounded once, half-even.
+    - **the month before as_of**: (the same day of the previous month, as_of]; a month-end as_of
+      gives the calendar month. In it: **collected** (payments not reversed), **fallen_due**
+      (installments due: principal, interest, fees; penalties not included), **paid_by_due_date**
+      (paid on those installments by their due date), **collection_rate** = collected / fallen_due,
+      **on_time_rate** = paid_by_due_date / fallen_due, **disbursed** cash and materials apart,
+      **written_off** principal.
+    - **expected_collections**: for each of the 6 months after as_of ((as_of + k-1 months,
+      as_of + k months], labelled by its last month), what the active loans' installments due then
+      still owed at as_of; arrears (due on or before as_of) are not included.
+    - **khr_per_usd**: adds converted_totals, the USD and KHR totals in USD (KHR / rate, half-even
+      to the cent), percentages recomputed.
+
+    Percentages have 2 decimals, half-even; money is a decimal string in the currency's minor unit.
+    A reversed payment never counts, whatever the report date. `format=csv`: one row per group and
+    currency (and the totals); `format=xlsx`: sheets summary, aging, classification,
+    expected_collections."""
     report = service.portfolio(session, principal, _as_of(as_of), group_by, khr_per_usd)
     name = f"portfolio-{report.as_of.isoformat()}-by-{group_by}"
     if format == "csv":

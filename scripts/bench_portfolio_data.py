@@ -18,16 +18,38 @@ SITES = 20
 
 
 def reset(conn: Connection, as_of: date) -> None:
-    for table in ("repayment_allocations", "repayment_reversals", "repayments", "write_offs", "scheduled_installments",
-                  "disbursement_lines", "stock_movements", "disbursements", "inspections", "audit_log", "loans",
-                  "assessments", "household_lenders", "household_incomes", "household_expenses", "household_debts",
-                  "households", "products", "api_keys", "sites", "lenders"):
+    for table in (
+        "repayment_allocations",
+        "repayment_reversals",
+        "repayments",
+        "write_offs",
+        "scheduled_installments",
+        "disbursement_lines",
+        "stock_movements",
+        "disbursements",
+        "inspections",
+        "audit_log",
+        "loans",
+        "assessments",
+        "household_lenders",
+        "household_incomes",
+        "household_expenses",
+        "household_debts",
+        "households",
+        "products",
+        "api_keys",
+        "sites",
+        "lenders",
+    ):
         conn.execute(text(f"TRUNCATE {table} CASCADE"))
-    conn.execute(text("""
+    conn.execute(
+        text("""
         INSERT INTO lenders (id, name, kind, default_currency, created_at)
         SELECT 'lender-' || g, 'Bench MFI ' || g, 'mfi', 'USD', now() FROM generate_series(1, CAST(:n AS integer)) g"""),
-                 {"n": LENDERS})
-    conn.execute(text("""
+        {"n": LENDERS},
+    )
+    conn.execute(
+        text("""
         INSERT INTO products (id, lender_id, name, currency, annual_rate_percent, interest_method, amortization,
             frequency, interest_calculation, day_count, min_amount, max_amount, min_term, max_term, fees,
             max_grace_principal_periods, milestones, allocation_order, prepayment, allow_credit_balance,
@@ -35,24 +57,32 @@ def reset(conn: Connection, as_of: date) -> None:
         SELECT 'product-' || g || '-' || c, 'lender-' || g, 'Home loan ' || c, c, 18, 'declining_balance',
             'equal_installments', 'monthly', 'per_period', 'actual/365', 1, 100000000, 1, 60, '[]', 3,
             '["foundation"]', '["penalty", "fees", "interest", "principal"]', 'reduce_term', false, 0, now()
-        FROM generate_series(1, CAST(:n AS integer)) g CROSS JOIN (VALUES ('USD'), ('KHR')) AS cur(c)"""), {"n": LENDERS})
-    conn.execute(text("""
+        FROM generate_series(1, CAST(:n AS integer)) g CROSS JOIN (VALUES ('USD'), ('KHR')) AS cur(c)"""),
+        {"n": LENDERS},
+    )
+    conn.execute(
+        text("""
         INSERT INTO sites (id, name, district, city, created_at)
         SELECT 'site-' || g, 'Bench site ' || g, 'District', 'Phnom Penh', now() FROM generate_series(1, CAST(:n AS integer)) g"""),
-                 {"n": SITES})
+        {"n": SITES},
+    )
 
 
 def extend(conn: Connection, start: int, stop: int, as_of: date) -> None:
     """Add loans start..stop-1 (one household each) with their schedules and payments."""
     params = {"a": start, "b": stop - 1, "as_of": as_of, "lenders": LENDERS, "sites": SITES}
-    conn.execute(text("""
+    conn.execute(
+        text("""
         INSERT INTO households (id, site_id, parcel_code, head_name, household_size, idpoor_level,
             vulnerabilities, temporary_shelter, created_at, updated_at)
         SELECT 'hh-' || n, 'site-' || (n % :sites + 1), 'P-' || n, 'Bench family ' || n, 4, 0, '[]', false,
             now(), now()
-        FROM generate_series(CAST(:a AS integer), CAST(:b AS integer)) n"""), params)
+        FROM generate_series(CAST(:a AS integer), CAST(:b AS integer)) n"""),
+        params,
+    )
     # amount: USD 500..4999 (every tenth loan in riel x 4100); start: 1..720 days before as_of
-    conn.execute(text("""
+    conn.execute(
+        text("""
         INSERT INTO loans (id, household_id, product_id, lender_id, currency, amount, term, purpose, status,
             submitted_on, submitted_by, submitted_by_key_id, decided_on, approved_amount, terms, disbursed_amount,
             first_disbursed_on, last_event_on, schedule_version, principal_repaid, created_at, updated_at)
@@ -65,15 +95,21 @@ def extend(conn: Connection, start: int, stop: int, as_of: date) -> None:
             SELECT n, (CAST(:as_of AS date) - (1 + (n * 7919) % 720)) AS d,
                 CASE WHEN n % 10 = 0 THEN (500 + (n * 37) % 4500) * 4100 ELSE 500 + (n * 37) % 4500 END AS amt
             FROM generate_series(CAST(:a AS integer), CAST(:b AS integer)) n
-        ) s"""), params)
-    conn.execute(text("""
+        ) s"""),
+        params,
+    )
+    conn.execute(
+        text("""
         INSERT INTO disbursements (id, loan_id, kind, amount, milestone, disbursed_on, created_by, created_at)
         SELECT 'disb-' || n, 'loan-' || n, CASE WHEN n % 3 = 0 THEN 'materials' ELSE 'cash' END, l.amount,
             'foundation', l.first_disbursed_on, 'bench', now()
-        FROM generate_series(CAST(:a AS integer), CAST(:b AS integer)) n JOIN loans l ON l.id = 'loan-' || n"""), params)
+        FROM generate_series(CAST(:a AS integer), CAST(:b AS integer)) n JOIN loans l ON l.id = 'loan-' || n"""),
+        params,
+    )
     # equal principal parts (the last takes the remainder), interest on the declining balance, and what
     # the loan's behaviour paid of each installment by as_of
-    conn.execute(text("""
+    conn.execute(
+        text("""
         INSERT INTO scheduled_installments (loan_id, version, number, due_date, principal, interest, fees, total,
             balance, paid_principal, paid_interest, paid_fees, paid_penalty, penalty, paid_by_due_date, fully_paid_on)
         SELECT l.id, 1, k, p.due, p.principal, p.interest, 0, p.principal + p.interest, l.amount - p.cum,
@@ -99,19 +135,30 @@ def extend(conn: Connection, start: int, stop: int, as_of: date) -> None:
         CROSS JOIN LATERAL (
             SELECT NOT b.never AND (NOT b.stops OR k <= d.stop_after) AND t.paid_on <= :as_of AS paid,
                    t.paid_on
-        ) w"""), params)
+        ) w"""),
+        params,
+    )
     paid = """FROM generate_series(CAST(:a AS integer), CAST(:b AS integer)) n
         JOIN scheduled_installments si ON si.loan_id = 'loan-' || n AND si.version = 1
         WHERE si.fully_paid_on IS NOT NULL"""
-    conn.execute(text(f"""
+    conn.execute(
+        text(f"""
         INSERT INTO repayments (id, loan_id, amount, paid_on, reference, channel, created_by, created_at)
         SELECT 'pay-' || si.loan_id || '-' || si.number, si.loan_id, si.total, si.fully_paid_on,
-            'R' || si.number, 'bench', 'bench', now() {paid}"""), params)
-    conn.execute(text(f"""
+            'R' || si.number, 'bench', 'bench', now() {paid}"""),
+        params,
+    )
+    conn.execute(
+        text(f"""
         INSERT INTO repayment_allocations (repayment_id, loan_id, number, paid_on, principal, interest, fees, penalty)
         SELECT 'pay-' || si.loan_id || '-' || si.number, si.loan_id, si.number, si.fully_paid_on, si.principal,
-            si.interest, 0, 0 {paid}"""), params)
-    conn.execute(text(f"""
+            si.interest, 0, 0 {paid}"""),
+        params,
+    )
+    conn.execute(
+        text(f"""
         UPDATE loans l SET principal_repaid = s.repaid
         FROM (SELECT si.loan_id, sum(si.paid_principal) AS repaid {paid} GROUP BY si.loan_id) s
-        WHERE l.id = s.loan_id"""), params)
+        WHERE l.id = s.loan_id"""),
+        params,
+    )

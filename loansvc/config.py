@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     # a loan may be written off from this many days past due (two keys: one requests, one confirms)
     write_off_min_days_past_due: int = 180
     max_import_rows: int = 20_000
+    # seconds a verified API key is trusted without a database read (0 = read every time);
+    # a revocation is immediate in the process that revokes, and within this delay in the others
+    auth_cache_seconds: float = 5.0
 
 
 @lru_cache

@@ -10,6 +10,7 @@ from loansvc import __version__
 from loansvc.affordability.housing_router import router as housing_router
 from loansvc.affordability.router import router as affordability_router
 from loansvc.auth.router import router as api_keys_router
+from loansvc.auth.service import recent_keys
 from loansvc.config import Settings, get_settings
 from loansvc.db.session import Database
 from loansvc.health.router import router as health_router
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app = FastAPI(title="loansvc", version=__version__, description=DESCRIPTION)
     app.state.settings = settings
     app.state.db = database or Database(settings.database_url)
+    recent_keys.ttl = settings.auth_cache_seconds
     for router in ROUTERS:
         app.include_router(router)
     problems.install(app)

@@ -77,7 +77,7 @@ def extend(conn: Connection, start: int, stop: int, as_of: date) -> None:
             vulnerabilities, temporary_shelter, created_at, updated_at)
         SELECT 'hh-' || n, 'site-' || (n % :sites + 1), 'P-' || n, 'Bench family ' || n, 4, 0, '[]', false,
             now(), now()
-        FROM generate_series(CAST(:a AS integer), CAST(:b AS integer)) n"""),
+        FROM generate_series(CAST(:a AS bigint), CAST(:b AS bigint)) n"""),
         params,
     )
     # amount: USD 500..4999 (every tenth loan in riel x 4100); start: 1..720 days before as_of
@@ -94,7 +94,7 @@ def extend(conn: Connection, start: int, stop: int, as_of: date) -> None:
         FROM (
             SELECT n, (CAST(:as_of AS date) - (1 + (n * 7919) % 720)) AS d,
                 CASE WHEN n % 10 = 0 THEN (500 + (n * 37) % 4500) * 4100 ELSE 500 + (n * 37) % 4500 END AS amt
-            FROM generate_series(CAST(:a AS integer), CAST(:b AS integer)) n
+            FROM generate_series(CAST(:a AS bigint), CAST(:b AS bigint)) n
         ) s"""),
         params,
     )
@@ -103,7 +103,7 @@ def extend(conn: Connection, start: int, stop: int, as_of: date) -> None:
         INSERT INTO disbursements (id, loan_id, kind, amount, milestone, disbursed_on, created_by, created_at)
         SELECT 'disb-' || n, 'loan-' || n, CASE WHEN n % 3 = 0 THEN 'materials' ELSE 'cash' END, l.amount,
             'foundation', l.first_disbursed_on, 'bench', now()
-        FROM generate_series(CAST(:a AS integer), CAST(:b AS integer)) n JOIN loans l ON l.id = 'loan-' || n"""),
+        FROM generate_series(CAST(:a AS bigint), CAST(:b AS bigint)) n JOIN loans l ON l.id = 'loan-' || n"""),
         params,
     )
     # equal principal parts (the last takes the remainder), interest on the declining balance, and what
@@ -116,7 +116,7 @@ def extend(conn: Connection, start: int, stop: int, as_of: date) -> None:
             CASE WHEN w.paid THEN p.principal ELSE 0 END, CASE WHEN w.paid THEN p.interest ELSE 0 END, 0, 0, 0,
             CASE WHEN w.paid AND NOT b.late THEN p.principal + p.interest ELSE 0 END,
             CASE WHEN w.paid THEN w.paid_on END
-        FROM generate_series(CAST(:a AS integer), CAST(:b AS integer)) n
+        FROM generate_series(CAST(:a AS bigint), CAST(:b AS bigint)) n
         JOIN loans l ON l.id = 'loan-' || n
         CROSS JOIN LATERAL (SELECT (n * 31) % 100 AS draw, 2 + n % 6 AS stop_after) d
         CROSS JOIN LATERAL (SELECT d.draw >= 80 AND d.draw < 90 AS late, d.draw >= 96 AS never,
@@ -138,7 +138,7 @@ def extend(conn: Connection, start: int, stop: int, as_of: date) -> None:
         ) w"""),
         params,
     )
-    paid = """FROM generate_series(CAST(:a AS integer), CAST(:b AS integer)) n
+    paid = """FROM generate_series(CAST(:a AS bigint), CAST(:b AS bigint)) n
         JOIN scheduled_installments si ON si.loan_id = 'loan-' || n AND si.version = 1
         WHERE si.fully_paid_on IS NOT NULL"""
     conn.execute(

@@ -61,8 +61,8 @@ start = time.perf_counter()
 with engine.connect() as conn:
     loans = pd.read_sql("SELECT id AS loan_id, lender_id, currency, disbursed_amount, principal_repaid, schedule_version "
                         "FROM loans WHERE status = 'active'", conn)
-    inst = pd.read_sql("SELECT loan_id, version, number, due_date, principal, total, paid_principal, paid_interest, "
-                       "paid_fees, paid_penalty, fully_paid_on FROM scheduled_installments", conn)
+    inst = pd.read_sql("SELECT loan_id, version, number, due_date, principal::float8 AS principal, total::float8 AS total, "
+                       "fully_paid_on FROM scheduled_installments", conn)
 inst = inst.merge(loans[["loan_id", "schedule_version"]], on="loan_id")
 inst = inst[inst["version"] == inst["schedule_version"]]
 inst["due_date"] = pd.to_datetime(inst["due_date"])

@@ -529,7 +529,7 @@ def write_doc(section: str, m: dict) -> None:
             "section, between its `<!-- name:start -->` and `<!-- name:end -->` markers, and names "
             "the machine it ran on.\n\n"
             "## Machine\n\n"
-            f"- CPU: {m['cpus']} x {m['model']}\n"
+            f"- CPU: {m['cpus']} CPUs, {m['model']} (as /proc/cpuinfo names it)\n"
             f"- System: {m['system']}\n"
             f"- Python {m['python']}, numpy {m['numpy']}\n\n"
             f"{block}\n"

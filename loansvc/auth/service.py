@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -31,11 +32,45 @@ class IssuedKey:
     key: str
 
 
+class _RecentKeys:
+    """Keys verified in the last few seconds, so a burst of requests does not query the database for
+    each one. Revoking a key evicts it here at once; another worker process forgets it within `ttl`."""
+
+    def __init__(self) -> None:
+        self.ttl = 5.0
+        self._entries: dict[str, tuple[Principal, float]] = {}
+
+    def get(self, key_hash: str) -> Principal | None:
+        entry = self._entries.get(key_hash)
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        return entry[0]
+
+    def put(self, key_hash: str, principal: Principal) -> None:
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[key_hash] = (principal, time.monotonic() + self.ttl)
+
+    def evict(self, key_hash: str) -> None:
+        self._entries.pop(key_hash, None)
+
+
+recent_keys = _RecentKeys()
+
+
+def cached_principal(key: str) -> Principal | None:
+    return recent_keys.get(hash_key(key)) if recent_keys.ttl > 0 else None
+
+
 def authenticate(session: Session, key: str) -> Principal | None:
-    record = repository.by_hash(session, hash_key(key))
+    key_hash = hash_key(key)
+    record = repository.by_hash(session, key_hash)
     if record is None:
         return None
-    return Principal(key_id=record.id, name=record.name, role=record.role, lender_id=record.lender_id)
+    principal = Principal(key_id=record.id, name=record.name, role=record.role, lender_id=record.lender_id)
+    if recent_keys.ttl > 0:
+        recent_keys.put(key_hash, principal)
+    return principal
 
 
 def create_key(
@@ -76,6 +111,7 @@ def revoke_key(session: Session, name: str) -> ApiKey:
     if record.revoked_at is None:
         record.revoked_at = utcnow()
         session.flush()
+    recent_keys.evict(record.key_hash)
     return record
 
 

@@ -8,9 +8,10 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from loansvc.auth.principal import Principal
-from loansvc.auth.service import authenticate
+from loansvc.auth.service import authenticate, cached_principal
 from loansvc.web.problems import Forbidden, Unauthorized
 
 
@@ -32,15 +33,27 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def current_principal(request: Request, session: SessionDep) -> Principal:
+def _lookup(request: Request, token: str) -> Principal | None:
+    session: Session = request.app.state.db.session_factory()
+    try:
+        return authenticate(session, token)
+    finally:
+        session.rollback()  # a read only: the connection goes straight back to the pool
+        session.close()
+
+
+async def current_principal(request: Request) -> Principal:
+    """The caller, from `Authorization: Bearer <key>`. A key verified in the last seconds is not
+    looked up again; otherwise its own short session reads it, so no request holds one pooled
+    connection while waiting for another."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise Unauthorized()
-    principal = authenticate(session, token.strip())
+    principal = cached_principal(token) or await run_in_threadpool(_lookup, request, token)
     if principal is None:
         raise Unauthorized("the API key is unknown or revoked")
-    session.commit()  # nothing was written: end the read, so the connection goes back to the pool
     request.state.role = principal.role
     return principal
 
@@ -76,7 +89,7 @@ def require(*roles: str):
     """A dependency that admits the given roles (admin always) and refuses the rest with 403."""
     allowed = set(roles) | {"admin"}
 
-    def _check(principal: PrincipalDep) -> Principal:
+    async def _check(principal: PrincipalDep) -> Principal:
         if principal.role not in allowed:
             raise Forbidden(f"the {principal.role} role may not do this", code="ROLE_NOT_ALLOWED")
         return principal
@@ -91,7 +104,7 @@ class PageParams:
     offset: int
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=500, description="page size")] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> PageParams:

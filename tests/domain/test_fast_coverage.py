@@ -259,3 +259,36 @@ def test_amounts_too_large_for_int64_are_summed_in_python_integers():
     fig = monthly_figures(1, incomes, _lines([]), _lines([]), "KHR", D("4100"))
     # 900e9 x 365 / 12 + 12 x 365 / 12 x 4100 = 27,375,000,000,000 + 1,496,500
     assert fig.income.tolist() == [27_375_000_000_000 + 1_496_500]
+
+
+@pytest.mark.parametrize("currency", ["USD", "KHR"])
+def test_the_search_for_wide_costs_finds_what_the_table_finds(monkeypatch, currency):
+    # every capacity from 0 to 600.00 (60,000 riel) on four scenarios, capped at a cost: the
+    # unit-by-unit table and the per-household search agree, including the capacities for which
+    # a larger loan fits but the cap's own last installment does not (2,000 USD at 18 % over 48
+    # months: level 58.75, last 58.79), found in a window of units below the cap
+    import loansvc.domain.fast.coverage as fast_coverage
+
+    capacity = np.arange(0, 60001, dtype=np.int64)
+    scenarios = [
+        EIGHTEEN_48,
+        FREE_60,
+        Scenario(D("15.5"), 104, "weekly"),
+        Scenario(D("12"), 36, "monthly", 2),
+    ]
+    cap = 200000 if currency == "USD" else 2_000_050
+    tabulated = largest_loans(capacity, scenarios, currency, cap)
+    windows = []
+    table = fast_coverage._table
+
+    def spy(offers, cur, width, first=0):
+        windows.append(first)
+        return table(offers, cur, width, first)
+
+    monkeypatch.setattr(fast_coverage, "_table", spy)
+    monkeypatch.setattr(fast_coverage, "_TABLE_CELLS", 0)
+    monkeypatch.setattr(fast_coverage, "_WINDOW", 3)  # too narrow for some: they fall back to all units
+    searched = largest_loans(capacity, scenarios, currency, cap)
+    assert (searched == tabulated).all()
+    assert any(first > 0 for first in windows)  # the window below the cap was used
+    assert searched.max() == cap - cap % 100

@@ -17,7 +17,9 @@ installment multiple) and is exact, not merely close, in integer minor units:
   principal up to the model's cost is tabulated once; the largest principal whose installments
   all fit a household's capacity is then a binary search in the table's suffix minimum (the last
   installment clears rounding residues, so the largest installment is not monotone in the
-  principal: the suffix minimum makes "the largest that fits" exact anyway).
+  principal: the suffix minimum makes "the largest that fits" exact anyway). A cost too wide
+  to tabulate unit by unit (a riel house in 100-riel units) uses the bulk path's search,
+  `max_principal_for_installment`, per household, capped at the cost.
 
 A household affords a model on a scenario when the monthly installment of a loan of the model's
 full cost is within its capacity and the policy would not call that loan ineligible. Its subsidy
@@ -33,7 +35,7 @@ from decimal import Decimal
 import numpy as np
 
 from loansvc.domain.affordability import LOAN_AMOUNT_STEPS, MONTHLY_FACTOR_FRACTIONS, Policy
-from loansvc.domain.fast.schedule import schedule_summary
+from loansvc.domain.fast import max_principal_for_installment, schedule_summary
 from loansvc.domain.money import MINOR_UNITS
 from loansvc.domain.schedule import Frequency
 
@@ -57,6 +59,10 @@ _E4 = 10_000  # line amounts travel as integer ten-thousandths (the registry kee
 _INT_SAFE = 2**62
 _CELLS = 4_000_000  # scenario x household cells held at once (a few arrays of 8 bytes each)
 DECILES = 10
+# tabulate every whole unit up to the cost while scenarios x units stays below this (dollar houses);
+# beyond (riel houses: 100-riel units), search each household's largest loan instead
+_TABLE_CELLS = 4_000_000
+_WINDOW = 4096  # units below a cap tabulated when its last installment wiggles above a capacity
 _FIGURE_LIMIT = 10**13  # minor units: DSTI products (x 10,000) stay far inside int64
 
 
@@ -231,23 +237,78 @@ def _search(suffix: Array, capacity: Array) -> Array:
     return out
 
 
-def largest_loans(
-    capacity: Array, scenarios: Sequence[Scenario], currency: str, cap_units: int, table: Array | None = None
-) -> Array:
+def largest_loans(capacity: Array, scenarios: Sequence[Scenario], currency: str, cap_units: int) -> Array:
     """The largest loan, in whole units (1 USD, 100 KHR) up to `cap_units`, whose installments all
     fit each household's capacity (minor units), as the engine's max_loan_amount counts it:
     shape (scenarios, households), in minor units."""
-    step = _step(currency)
-    width = cap_units // step + 1
-    if table is None:
-        table = _table(scenarios, currency, width)
-    return _search(_suffix_min(table[:, :width]), np.asarray(capacity, dtype=np.int64)) * step
+    capacity = np.asarray(capacity, dtype=np.int64)
+    width = cap_units // _step(currency) + 1
+    if width * len(scenarios) <= _TABLE_CELLS:
+        return _from_table(_table(scenarios, currency, width), capacity, currency)
+    return _capped(_searched(capacity, scenarios, currency), capacity, scenarios, currency, cap_units)
 
 
-def _table(scenarios: Sequence[Scenario], currency: str, width: int) -> Array:
-    """(scenarios, width): the monthly largest installment of 0, 1, 2 ... whole units."""
-    grid = np.arange(width, dtype=np.int64) * _step(currency)
+def _from_table(table: Array, capacity: Array, currency: str) -> Array:
+    return _search(_suffix_min(table), capacity) * _step(currency)
+
+
+def _table(scenarios: Sequence[Scenario], currency: str, width: int, first: int = 0) -> Array:
+    """(scenarios, width): the monthly largest installment of first, first + 1 ... whole units."""
+    grid = (first + np.arange(width, dtype=np.int64)) * _step(currency)
     return loan_installments(grid, scenarios, currency).T
+
+
+def _per_period_cap(capacity: Array, periods_per_year: int) -> Array:
+    """The largest installment per period T whose monthly equivalent, T x periods / 12 rounded
+    half-even, is within the monthly capacity C: T x ppy < 12 C + 6, or equal with C even."""
+    num = 12 * capacity + 6
+    cap = (num - 1) // periods_per_year
+    exact_tie = (num % periods_per_year == 0) & (capacity % 2 == 0)
+    return np.where(exact_tie, num // periods_per_year, cap)
+
+
+def _searched(capacity: Array, scenarios: Sequence[Scenario], currency: str) -> Array:
+    """(scenarios, households): the largest whole-unit loan that fits, uncapped, by the bulk
+    path's search (for a cost too wide to tabulate every unit of it)."""
+    scale, step = _scale(currency), _step(currency)
+    out = np.empty((len(scenarios), capacity.size), dtype=np.int64)
+    for j, s in enumerate(scenarios):
+        found = max_principal_for_installment(
+            _per_period_cap(capacity, s.periods_per_year) / scale,
+            float(s.annual_rate_percent),
+            s.term,
+            s.periods_per_year,
+            s.grace_principal_periods,
+            decimals=MINOR_UNITS[currency],
+            step=step / scale,
+            largest=True,
+            units=True,
+        )
+        out[j] = np.rint(found).astype(np.int64)
+    return out
+
+
+def _capped(
+    uncapped: Array, capacity: Array, scenarios: Sequence[Scenario], currency: str, cap_units: int
+) -> Array:
+    """The largest loan up to the cap: the uncapped one when below it; else the cap itself when
+    its installments fit; else (the last installment of the cap wiggles above the capacity) the
+    largest that fits below the cap, from a table of the units just below it."""
+    step = _step(currency)
+    top = cap_units // step
+    at_top = loan_installments(np.array([top * step]), scenarios, currency)[0]  # (scenarios,)
+    out = np.where(uncapped <= top * step, uncapped, top * step)
+    wiggle = (uncapped > top * step) & (at_top[:, None] > capacity[None, :])
+    for j in np.flatnonzero(wiggle.any(axis=1)):
+        who = np.flatnonzero(wiggle[j])
+        first = max(0, top - _WINDOW + 1)
+        window = _table([scenarios[j]], currency, top - first + 1, first)
+        found = _search(_suffix_min(window), capacity[who])[0]
+        if first > 0 and (found < 0).any():  # nothing fits in the window: the whole range
+            found = _search(_suffix_min(_table([scenarios[j]], currency, top + 1)), capacity[who])[0]
+            first = 0
+        out[j, who] = (first + found) * step
+    return out
 
 
 @dataclass(frozen=True)
@@ -306,12 +367,17 @@ def household_results(
     surplus, capacity = capacities(fig, policy)
     costs = np.asarray(costs_units, dtype=np.int64)
     installments = loan_installments(costs, scenarios, currency)  # (models, scenarios)
-    step = _step(currency)
-    widest = int(costs.max(initial=0)) // step + 1
+    widest = int(costs.max(initial=0)) // _step(currency) + 1
     for chunk in _chunks(len(scenarios), capacity.size):
-        table = _table(scenarios[chunk], currency, widest)
+        offers = scenarios[chunk]
+        tabulate = widest * len(offers) <= _TABLE_CELLS
+        table = _table(offers, currency, widest) if tabulate else None
+        uncapped = None if tabulate else _searched(capacity, offers, currency)
         for m, cost in enumerate(costs.tolist()):
-            loans = largest_loans(capacity, scenarios[chunk], currency, cost, table)
+            if table is not None:
+                loans = _from_table(table[:, : cost // _step(currency) + 1], capacity, currency)
+            else:
+                loans = _capped(uncapped, capacity, offers, currency, cost)
             affordable = _judge(fig, surplus, capacity, installments[m, chunk], policy)
             subsidy = np.where(affordable, 0, cost - loans)
             yield m, chunk, affordable, loans, subsidy

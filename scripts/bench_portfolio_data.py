@@ -92,7 +92,7 @@ def extend(conn: Connection, start: int, stop: int, as_of: date) -> None:
             amt, 24, 'bench', 'active', d - 7, 'bench', 'bench', d - 3, amt,
             '{"frequency": "monthly", "annual_rate_percent": "18"}', amt, d, d, 1, 0, now(), now()
         FROM (
-            SELECT n, (CAST(:as_of AS date) - (1 + (n * 7919) % 720)) AS d,
+            SELECT n, (CAST(:as_of AS date) - CAST(1 + (n * 7919) % 720 AS integer)) AS d,
                 CASE WHEN n % 10 = 0 THEN (500 + (n * 37) % 4500) * 4100 ELSE 500 + (n * 37) % 4500 END AS amt
             FROM generate_series(CAST(:a AS bigint), CAST(:b AS bigint)) n
         ) s"""),

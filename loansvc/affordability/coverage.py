@@ -22,12 +22,12 @@ from sqlalchemy.orm import Session
 
 from loansvc.affordability import housing, planning_repository, repository
 from loansvc.affordability.schemas import CoverageRequest
-from loansvc.affordability.service import engine_policy, policy_record
+from loansvc.affordability.service import engine_policy, policy_record, programme_loans
 from loansvc.domain import affordability as policy_engine
 from loansvc.domain.errors import InvalidInput
 from loansvc.domain.fast import coverage as fast
 from loansvc.domain.money import quantum
-from loansvc.domain.schedule import MAX_AMOUNT, Frequency, validate_terms
+from loansvc.domain.schedule import MAX_AMOUNT, validate_terms
 
 _AS_OF = date(2026, 1, 1)  # scenarios charge interest per period: no date moves an amount
 
@@ -67,35 +67,18 @@ def _models(session: Session, codes: list[str]) -> list[dict[str, Any]]:
     return models
 
 
-def _programme_debts(session: Session, site_id: str | None) -> list[tuple]:
-    """(household id, largest installment, frequency, currency) of each approved or active loan
-    in loansvc: the installment an assessment adds to the declared debts."""
-    from loansvc.domain.schedule import build_schedule
-    from loansvc.loans.disbursements import loan_terms  # loans import the affordability service
-
-    loans = planning_repository.committed_loans(session, site_id)
-    largest = planning_repository.largest_installments(session, loans)
-    rows = []
-    for loan in loans:
-        top = largest.get(loan.id)
-        if top is None:  # approved, not yet disbursed: the schedule its approval promises
-            schedule = build_schedule(
-                loan_terms(loan, loan.approved_amount, loan.decided_on or loan.submitted_on)
-            )
-            top = max(i.total for i in schedule.installments)
-        frequency = Frequency((loan.terms or {}).get("frequency", "monthly"))
-        rows.append((loan.household_id, top, _LOAN_FREQUENCY[frequency], loan.currency))
-    return rows
-
-
-# a loan's installments per year as a cash frequency: its monthly equivalent is the same factor
-_LOAN_FREQUENCY = {
-    Frequency.MONTHLY: "monthly",
-    Frequency.WEEKLY: "weekly",
-    Frequency.BIWEEKLY: "biweekly",
-    Frequency.EVERY_4_WEEKS: "every_4_weeks",
-    Frequency.QUARTERLY: "quarterly",
-}
+def _programme_debt(
+    session: Session, site_id: str | None, index: dict[str, int], currency: str, rate: Decimal
+) -> dict[int, Decimal]:
+    """Per household index, the monthly installments of its approved and active loans with every
+    lender in loansvc, in `currency`, exactly as an assessment counts them (the service's own
+    programme_loans: one household with loans at a time; most households have none)."""
+    extra = {}
+    for household_id in planning_repository.households_with_committed_loans(session, site_id):
+        if household_id in index:
+            loans = programme_loans(session, household_id, currency, rate)
+            extra[index[household_id]] = sum((Decimal(p["monthly_installment"]) for p in loans), Decimal(0))
+    return extra
 
 
 def _lines(rows: list[tuple], index: dict[str, int]) -> fast.Lines:
@@ -120,18 +103,16 @@ def run(session: Session, body: CoverageRequest) -> dict[str, Any]:
     index = {row[0]: k for k, row in enumerate(households)}
     incomes = _lines(planning_repository.income_lines(session, body.site_id), index)
     expenses = _lines(planning_repository.expense_lines(session, body.site_id), index)
-    debts = _lines(
-        planning_repository.debt_lines(session, body.site_id) + _programme_debts(session, body.site_id), index
-    )
+    debts = _lines(planning_repository.debt_lines(session, body.site_id), index)
 
     by_currency: dict[str, list[int]] = defaultdict(list)
     for k, model in enumerate(models):
         by_currency[model["currency"]].append(k)
     results: list[dict[str, Any] | None] = [None] * len(models)
     for currency, members in by_currency.items():
-        figures = fast.monthly_figures(
-            len(households), incomes, expenses, debts, currency, policy.khr_per_usd
-        )
+        rate = policy.khr_per_usd
+        extra = _programme_debt(session, body.site_id, index, currency, rate)
+        figures = fast.monthly_figures(len(households), incomes, expenses, debts, currency, rate, extra)
         costs = [int(models[k]["cost"] / quantum(currency)) for k in members]
         try:
             arrays = fast.coverage(figures, costs, scenarios, policy, currency)

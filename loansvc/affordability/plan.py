@@ -74,6 +74,12 @@ def financing_plan(
             field="housing_model_code",
         )
     costed = housing.costed(session, model)
+    if costed["total_cost"] <= 0:
+        raise InvalidInput(
+            f"housing model {model.code} costs nothing: there is nothing to finance",
+            code="NOTHING_TO_FINANCE",
+            field="housing_model_code",
+        )
     currency = model.currency
     product = visible_product(session, principal, body.product_id, "product_id")
     if product.currency != currency:

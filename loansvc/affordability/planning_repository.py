@@ -3,7 +3,7 @@ finances of every household of a site as plain rows (no ORM objects: coverage re
 
 from __future__ import annotations
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from loansvc.affordability.repository import COMMITTED_STATUSES
@@ -15,7 +15,6 @@ from loansvc.db.models import (
     Lender,
     Loan,
     Product,
-    ScheduledInstallment,
     Site,
 )
 
@@ -81,23 +80,7 @@ def debt_lines(session: Session, site_id: str | None) -> list[tuple]:
     return [tuple(r) for r in session.execute(_of_site(query, site_id, HouseholdDebt.household_id))]
 
 
-def committed_loans(session: Session, site_id: str | None) -> list[Loan]:
-    """The approved and active loans of the site's households, with every lender."""
-    query = select(Loan).where(Loan.status.in_(COMMITTED_STATUSES))
-    return list(session.scalars(_of_site(query, site_id, Loan.household_id).order_by(Loan.id)))
-
-
-def largest_installments(session: Session, loans: list[Loan]) -> dict[str, object]:
-    """Each loan's largest installment in its current schedule version (loans without one are
-    approved and not yet disbursed)."""
-    if not loans:
-        return {}
-    current = {loan.id: loan.schedule_version for loan in loans}
-    query = (
-        select(
-            ScheduledInstallment.loan_id, ScheduledInstallment.version, func.max(ScheduledInstallment.total)
-        )
-        .where(ScheduledInstallment.loan_id.in_(list(current)))
-        .group_by(ScheduledInstallment.loan_id, ScheduledInstallment.version)
-    )
-    return {loan_id: top for loan_id, version, top in session.execute(query) if current[loan_id] == version}
+def households_with_committed_loans(session: Session, site_id: str | None) -> list[str]:
+    """The site's households with an approved or active loan, with any lender in loansvc."""
+    query = select(Loan.household_id).where(Loan.status.in_(COMMITTED_STATUSES)).distinct()
+    return list(session.scalars(_of_site(query, site_id, Loan.household_id)))

@@ -35,7 +35,7 @@ from loansvc.domain.schedule import (
 # the only divisions that reach a figure are done on integers (the engine's _round_ratio).
 _EXACT = Context(prec=100)
 _PRESENT = Context(prec=34)  # the unrounded public helpers: Decimal128 precision, as in schedule
-_MAX_PLACES = Decimal("1e-12")
+_EXTRA_PLACES = 50  # 1e15 with 50 decimals, times 12 x rate, stays inside the 100 digits
 _ZERO = Decimal(0)
 
 
@@ -97,15 +97,15 @@ def _enum(cls: type[Enum], value: object, field: str) -> Any:
         raise _bad(f"{field} must be one of {allowed}", field, "INVALID_ENUM") from None
 
 
-def _check_amount(value: Decimal, field: str, *, positive: bool = False) -> None:
-    """Finite, not negative (or positive), within bounds, at most 12 decimals."""
+def _check_amount(value: Decimal, field: str, *, positive: bool = False, places: int = 12) -> None:
+    """Finite, not negative (or positive), within bounds, at most `places` decimals."""
     if not value.is_finite() or value > MAX_AMOUNT:
         raise _bad(f"{field} must be a finite amount up to {MAX_AMOUNT:f}", field, "INVALID_AMOUNT")
     if value < 0 or (positive and value == 0):
         raise _bad(f"{field} must be {'> 0' if positive else '>= 0'}", field, "INVALID_AMOUNT")
     with localcontext(_EXACT):
-        if value != value.quantize(_MAX_PLACES):
-            raise _bad(f"{field} has more than 12 decimals", field, "INVALID_AMOUNT")
+        if value != value.quantize(Decimal(1).scaleb(-places)):
+            raise _bad(f"{field} has more than {places} decimals", field, "INVALID_AMOUNT")
 
 
 def _check_int(value: object, field: str, low: int, high: int | None = None) -> None:
@@ -310,7 +310,9 @@ class AssessmentInput:
         _check_int(self.household_size, "household_size", 1)
         _check_int(self.idpoor_level, "idpoor_level", 0, 2)
         _check_int(self.active_lenders, "active_lenders", 0)
-        _check_amount(self.extra_debt_service, "extra_debt_service")
+        # loans in loansvc arrive as unrounded monthly equivalents, often converted (riel into
+        # dollars, weekly into monthly: 34 significant digits); at 100 digits they still sum exactly
+        _check_amount(self.extra_debt_service, "extra_debt_service", places=_EXTRA_PLACES)
         if not isinstance(self.as_of, date):
             raise _bad("as_of must be a date", "as_of")
         if not self.incomes:

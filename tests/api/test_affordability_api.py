@@ -168,6 +168,45 @@ def test_a_second_lender_counts_the_first_lenders_loan_and_sees_only_the_total(c
     ]
 
 
+def test_a_riel_loan_elsewhere_counts_in_a_dollar_assessment(client, session, monkeypatch):
+    business_day(monkeypatch, TODAY)
+    world = lending_world(client, session)  # the family: 600 in, 180 out, no declared debt
+    family = world["household"]["id"]
+    # lender A lends 4,100,000 riel over 24 months: level 4,100,000 x 0.0499241 = 204,689 (the
+    # last, 204,683, is lower): 204,689 / 4,100 = 49.9241... dollars a month, unrounded
+    riel = cash_product(
+        client,
+        world["admin"],
+        world["mfi"]["id"],
+        currency="KHR",
+        min_amount="1000000",
+        max_amount="20000000",
+    )
+    loan_a = apply(client, world["partner_1"], family, riel["id"], "4100000", 24)
+    approve(client, world["partner_2"], loan_a["id"])
+    lender_b = create_lender(client, world["admin"])
+    product_b = cash_product(client, world["admin"], lender_b["id"])
+    partner_b = named_key(session, "lender B loan officer", "partner", lender_b["id"])
+    link_household(session, family, lender_b["id"])
+    response = client.post(
+        f"/v1/households/{family}/assessments",
+        headers=partner_b,
+        json={"loan": {"product_id": product_b["id"], "amount": "1000", "term": 24}},
+    )
+    assert response.status_code == 201, response.text
+    result = response.json()["result"]
+    # debt service: 49.9241... rounded once, 49.92; capacity min(70 % x 370.08 = 259.05,
+    # 300 - 49.92 = 250.08) = 250.08; DSTI after (49.92 + 50.03) / 600 = 16.66 %
+    assert (result["monthly_debt_service"], result["max_installment"], result["dsti_after_percent"]) == (
+        "49.92",
+        "250.08",
+        "16.66",
+    )
+    # the replay of the snapshot, with its unrounded riel loan, gives the same answer
+    replay = client.post(f"/v1/assessments/{response.json()['id']}/replay", headers=partner_b).json()
+    assert replay["matches"] is True
+
+
 # Replay and versioned policies ----------------------------------------------------------------------
 
 

@@ -27,7 +27,7 @@ from loansvc.domain import affordability
 from loansvc.domain.schedule import build_schedule
 from loansvc.registry import repository as registry_repository
 from tests.api.helpers import assert_problem, create_household, create_site
-from tests.api.lending import apply, approve, business_day, lending_world
+from tests.api.lending import apply, approve, business_day, lending_world, release
 from tests.api.test_financing_plan import core_house
 
 TODAY = date(2026, 3, 2)
@@ -189,6 +189,22 @@ def test_a_loan_with_any_lender_in_loansvc_counts_as_debt_service(client, sessio
         D("271.09"),
     )
     assert (exact.decision, exact.max_loan_amount) == ("refer", D("2213"))
+
+    # the MFI releases a first tranche of 300: the loan is active, its stored schedule covers the
+    # 300 released (level 300 x 0.0499241 = 14.98), but the loan will grow to the 1,200 approved,
+    # so an assessment still counts the larger, 59.91; coverage counts the loan as assessments do
+    release(client, world["partner_1"], loan["id"], "300", "foundation", TODAY)
+    [row] = coverage(
+        client,
+        world["finance"],
+        site_id=world["site"]["id"],
+        housing_model_codes=["CORE-24"],
+        scenarios=[ten_months],
+    ).json()["results"]
+    assert (row["affordable_count"], row["subsidy_total"]) == (0, "287.00")
+    session.expire_all()  # the release happened in the request's session: read the loan afresh
+    inp, programme = household_input(session, household, "USD", loan_request, TODAY, policy)
+    assert [(p["loan_id"], p["monthly_installment"]) for p in programme] == [(loan["id"], "59.91")]
 
 
 def test_on_the_570_families_of_stung_mean_chey_the_fast_path_counts_as_the_exact_engine(

@@ -30,6 +30,7 @@ from loansvc.domain.affordability import (
     LoanRequest,
     Policy,
     assess,
+    to_currency,
 )
 from loansvc.domain.fast.coverage import (
     HouseholdFigures,
@@ -162,7 +163,19 @@ def household(draw):
     incomes = draw(st.lists(line(), min_size=1, max_size=3))
     expenses = draw(st.lists(line(("USD",), 0, 20000), max_size=3))
     debts = draw(st.lists(line(("USD", "KHR"), 100, 5000), max_size=2))
-    return incomes, expenses, debts
+    # a loan with a lender in loansvc: its largest installment, monthly, in dollars or in riel
+    programme = draw(st.none() | st.tuples(st.integers(100, 20000), st.sampled_from(["USD", "KHR"])))
+    return incomes, expenses, debts, programme
+
+
+def programme_debt(programme, currency: str) -> Decimal:
+    """The monthly installment of a programme loan in the assessment's currency, as the service's
+    programme_loans passes it (unrounded: riel into dollars does not terminate)."""
+    if programme is None:
+        return D(0)
+    units, loan_currency = programme
+    amount = D(units) / 100 if loan_currency == "USD" else D(units) * 100
+    return to_currency(amount, loan_currency, currency, D("4100"))
 
 
 @st.composite
@@ -177,7 +190,7 @@ def scenario(draw):
 
 
 def _exact(h, s: Scenario, cost: Decimal, currency: str, policy: Policy):
-    incomes, expenses, debts = h
+    incomes, expenses, debts, programme = h
     return assess(
         AssessmentInput(
             currency=currency,
@@ -186,6 +199,7 @@ def _exact(h, s: Scenario, cost: Decimal, currency: str, policy: Policy):
             incomes=tuple(CashLine("income", a, f, c) for a, f, c in incomes),
             expenses=tuple(CashLine("expense", a, f, c) for a, f, c in expenses),
             existing_debts=tuple(DebtLine("lender", a, f, D(0), c) for a, f, c in debts),
+            extra_debt_service=programme_debt(programme, currency),
             loan=LoanRequest(
                 cost,
                 s.annual_rate_percent,
@@ -218,11 +232,14 @@ def test_the_fast_path_agrees_with_the_exact_engine_household_by_household(
         cost, scale, step = D(cost_units) * 1000 + cost_units % 100, 1, 100
     cost_minor = int(cost * scale)
     rows: dict[str, list] = {"incomes": [], "expenses": [], "debts": []}
-    for k, groups in enumerate(households):
+    extra = {}
+    for k, (*groups, programme) in enumerate(households):
         for name, group in zip(rows, groups, strict=True):
             rows[name] += [(k, a, f, c) for a, f, c in group]
+        if programme is not None:
+            extra[k] = programme_debt(programme, currency)
     lines = [_lines(rows[name]) for name in rows]
-    fig = monthly_figures(len(households), *lines, currency, D("4100"))
+    fig = monthly_figures(len(households), *lines, currency, D("4100"), extra)
     surplus, capacity = capacities(fig, policy)
     installments = loan_installments(np.array([cost_minor]), scenarios, currency)[0]
     [(_, _, affordable, capped, subsidy)] = household_results(fig, [cost_minor], scenarios, policy, currency)

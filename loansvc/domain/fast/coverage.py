@@ -28,9 +28,10 @@ is then 0; otherwise it is the cost less the largest affordable loan not above t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 
@@ -122,10 +123,11 @@ def _round_half_even(num: Array, den: int) -> Array:
     return q + up
 
 
-def _sum_lines(lines: Lines, n: int, currency: str, khr_per_usd: Decimal) -> Array:
-    """Each household's monthly total of `lines` in `currency`, rounded once to its minor unit."""
+def _numerators(lines: Lines, n: int, currency: str, khr_per_usd: Decimal) -> tuple[Array | list[int], int]:
+    """Each household's monthly total of `lines` in `currency` as an exact fraction: (numerators,
+    their common denominator), the engine's 12 x rate scaled to ten-thousandths of a minor unit."""
     p, q = Decimal(khr_per_usd).as_integer_ratio()
-    common = {"USD": p, "KHR": q}.get(currency, 1)  # the denominator's rate: 12 x rate, as the engine
+    common = {"USD": p, "KHR": q}.get(currency, 1)
     k = np.empty(lines.currency.size, dtype=np.int64)
     for code in set(lines.currency.tolist()):
         if code == currency:
@@ -140,25 +142,41 @@ def _sum_lines(lines: Lines, n: int, currency: str, khr_per_usd: Decimal) -> Arr
     if top * max(1, np.bincount(lines.household, minlength=n).max(initial=0)) < _INT_SAFE:
         total = np.zeros(n, dtype=np.int64)
         np.add.at(total, lines.household, lines.amount_e4 * lines.twelfths * k)
-        return _round_half_even(total, den)
+        return total, den
     # amounts too large for int64 (never on the ground): the same sums in Python integers
     sums = [0] * n
     rows = zip(lines.household.tolist(), lines.amount_e4.tolist(), lines.twelfths.tolist(), k, strict=True)
     for h, a, t, f in rows:
         sums[h] += a * t * int(f)
-    rounded = []
-    for total in sums:
-        q, r = divmod(total, den)
-        rounded.append(q + (2 * r > den or (2 * r == den and q % 2 == 1)))
-    return np.array(rounded, dtype=np.int64)
+    return sums, den
+
+
+def _rounded(numerators: Array | list[int], den: int) -> Array:
+    if isinstance(numerators, np.ndarray):
+        return _round_half_even(numerators, den)
+    return np.array([round(Fraction(x, den)) for x in numerators], dtype=np.int64)  # half-even
 
 
 def monthly_figures(
-    n: int, incomes: Lines, expenses: Lines, debts: Lines, currency: str, khr_per_usd: Decimal
+    n: int,
+    incomes: Lines,
+    expenses: Lines,
+    debts: Lines,
+    currency: str,
+    khr_per_usd: Decimal,
+    extra_debt: Mapping[int, Decimal] | None = None,
 ) -> HouseholdFigures:
-    """Monthly income, expenses and debt service of `n` households, as the engine rounds them."""
-    sums = (_sum_lines(lines, n, currency, khr_per_usd) for lines in (incomes, expenses, debts))
-    return HouseholdFigures(*sums)
+    """Monthly income, expenses and debt service of `n` households, as the engine rounds them.
+    `extra_debt` adds, per household index, monthly installments already in `currency` (its loans
+    with lenders in loansvc), summed before the debt service is rounded, as the engine does."""
+    income = _rounded(*_numerators(incomes, n, currency, khr_per_usd))
+    spent = _rounded(*_numerators(expenses, n, currency, khr_per_usd))
+    numerators, den = _numerators(debts, n, currency, khr_per_usd)
+    debt = _rounded(numerators, den)
+    scale = _scale(currency)
+    for h, extra in (extra_debt or {}).items():  # extra in currency units; numerators / den in minor units
+        debt[h] = round((int(numerators[h]) + Fraction(extra) * scale * den) / den)  # half-even
+    return HouseholdFigures(income, spent, debt)
 
 
 def _ratio(value: Decimal) -> tuple[int, int]:

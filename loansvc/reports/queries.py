@@ -149,15 +149,21 @@ def positions(scope: Scope, *, detail: bool = False) -> Select:
         Disbursement.loan_id, Disbursement.amount, Disbursement.disbursed_on, day
     ).subquery()
     later_principal = _later(RA.loan_id, RA.principal, RA.paid_on, day).subquery()
-    late = select(SI.loan_id, func.min(SI.due_date).label("oldest_due")).join(Loan, _current())
-    late = late.where(
-        SI.due_date < day,
-        or_(SI.fully_paid_on.is_(None), SI.fully_paid_on > day),
-        SI.total + SI.penalty > ZERO,  # an installment owing nothing is never late
+    # installments due before as_of and not fully paid by then: the unpaid ones and those paid after
+    # as_of, as two branches so that each reads its own partial index (an OR would scan the table)
+    def unpaid(paid_by_then):
+        due = select(SI.loan_id, SI.version, SI.due_date).where(
+            SI.due_date < day, paid_by_then, SI.total + SI.penalty > ZERO  # owing nothing is never late
+        )
+        return due
+
+    due = union_all(unpaid(SI.fully_paid_on.is_(None)), unpaid(SI.fully_paid_on > day)).subquery()
+    late = select(due.c.loan_id, func.min(due.c.due_date).label("oldest_due")).join(
+        Loan, and_(Loan.id == due.c.loan_id, Loan.schedule_version == due.c.version)
     )
     if scope.lender_id is not None:
         late = late.where(Loan.lender_id == scope.lender_id)
-    late = late.group_by(SI.loan_id).subquery()
+    late = late.group_by(due.c.loan_id).subquery()
 
     disbursed = Loan.disbursed_amount - func.coalesce(later_tranches.c.amount, ZERO)
     repaid = Loan.principal_repaid - func.coalesce(later_principal.c.amount, ZERO)

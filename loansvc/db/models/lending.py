@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from loansvc.db.base import Base, IdMixin, Money, Quantity, TimestampMixin, UTCDateTime, utcnow
@@ -75,6 +75,21 @@ class ScheduledInstallment(Base):
         CheckConstraint("principal >= 0 AND interest >= 0 AND fees >= 0", name="parts_not_negative"),
         CheckConstraint("balance >= 0", name="balance_not_negative"),
         Index("ix_scheduled_installments_due", "due_date"),
+        # the reports' "late at as_of": installments still unpaid, and those paid after a past as_of
+        Index(
+            "ix_scheduled_installments_unpaid_due",
+            "due_date",
+            postgresql_include=["loan_id", "version", "total", "penalty"],
+            postgresql_where=text("fully_paid_on IS NULL"),
+            sqlite_where=text("fully_paid_on IS NULL"),
+        ),
+        Index(
+            "ix_scheduled_installments_paid_on",
+            "fully_paid_on",
+            postgresql_include=["loan_id", "version", "due_date", "total", "penalty"],
+            postgresql_where=text("fully_paid_on IS NOT NULL"),
+            sqlite_where=text("fully_paid_on IS NOT NULL"),
+        ),
     )
 
     loan_id: Mapped[str] = mapped_column(ForeignKey("loans.id"), primary_key=True)

@@ -22,13 +22,13 @@ router = APIRouter(prefix="/v1", tags=["schedules and pricing"])
 
 
 @router.post("/schedules/simulate", response_model=ScheduleResponse, responses=responses(*AUTH_ERRORS, 422))
-def simulate_schedule(body: SimulateRequest, principal: Principal = require(*ALL_ROLES)):
+async def simulate_schedule(body: SimulateRequest, principal: Principal = require(*ALL_ROLES)):
     """The schedule a core banking system would produce, with its fee-inclusive APR and EIR."""
     return service.run_simulation(body)
 
 
 @router.post("/schedules/compare", response_model=CompareResponse, responses=responses(*AUTH_ERRORS, 422))
-def compare_offers(
+async def compare_offers(
     body: Annotated[list[SimulateRequest], Body(min_length=1, max_length=20)],
     principal: Principal = require(*ALL_ROLES),
 ):
@@ -37,6 +37,6 @@ def compare_offers(
 
 
 @router.post("/rates/apr", response_model=AprResponse, responses=responses(*AUTH_ERRORS, 422))
-def true_cost(body: AprRequest, principal: Principal = require(*ALL_ROLES)):
+async def true_cost(body: AprRequest, principal: Principal = require(*ALL_ROLES)):
     """The true cost of any offer from its dated cash flows (Regulation Z actuarial or EU APRC)."""
     return service.solve_apr(body)

@@ -101,7 +101,8 @@ def create_policy(session: Session, principal: Principal, body: PolicyCreate) ->
 # Inputs -------------------------------------------------------------------------------------------
 
 
-def _fees(raw: list[dict[str, Any]]) -> tuple[Fee, ...]:
+def fee_terms(raw: list[dict[str, Any]]) -> tuple[Fee, ...]:
+    """Fee terms stored as JSON (decimal strings) on a product or a loan's frozen terms."""
     return tuple(
         Fee(
             name=f["name"],
@@ -125,7 +126,7 @@ def product_loan_request(
         amortization=product.amortization,
         grace_principal_periods=grace,
         installment_multiple=product.installment_multiple,
-        fees=_fees(product.fees),
+        fees=fee_terms(product.fees),
         interest_calculation=product.interest_calculation,
         day_count=product.day_count,
     )

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from loansvc.affordability.service import fee_terms
 from loansvc.audit.service import record as audit
 from loansvc.auth.principal import Principal
 from loansvc.db.models import Disbursement, DisbursementLine, Inspection, Lender, Loan, ScheduledInstallment
@@ -21,8 +22,6 @@ from loansvc.domain.money import Rounding, round_money
 from loansvc.domain.schedule import (
     Amortization,
     DayCount,
-    Fee,
-    FeeTiming,
     Frequency,
     InterestCalculation,
     InterestMethod,
@@ -34,7 +33,7 @@ from loansvc.domain.schedule import (
 )
 from loansvc.loans import repository
 from loansvc.loans.schemas import DisbursementCreate, DisbursementLineOut, DisbursementOut, InspectionCreate
-from loansvc.loans.service import check_date, get_visible, snapshot, transition
+from loansvc.loans.service import check_date, get_visible, illegal_transition, snapshot, transition
 from loansvc.materials import repository as materials_repository
 from loansvc.materials import service as materials
 from loansvc.web.problems import Forbidden
@@ -61,15 +60,7 @@ def loan_terms(
         grace_principal_periods=int(t.get("grace_principal_periods") or 0),
         installment_multiple=Decimal(t["installment_multiple"]) if t.get("installment_multiple") else None,
         rounding=Rounding.HALF_EVEN,
-        fees=tuple(
-            Fee(
-                name=f["name"],
-                timing=FeeTiming(f.get("timing", "upfront")),
-                amount=Decimal(f["amount"]) if f.get("amount") is not None else None,
-                percent=Decimal(f["percent"]) if f.get("percent") is not None else None,
-            )
-            for f in t.get("fees") or []
-        ),
+        fees=fee_terms(t.get("fees") or []),
         tranches=tranches,
     )
 
@@ -172,9 +163,7 @@ def disburse(
     loan = get_visible(session, principal, loan_id, lock=True)
     _check_actor(session, principal, loan, body.kind)
     if loan.status not in ("approved", "active"):
-        error = Conflict(f"a {loan.status} loan cannot be disbursed", code="ILLEGAL_TRANSITION")
-        error.extra = {"current_status": loan.status}  # type: ignore[attr-defined]
-        raise error
+        raise illegal_transition(loan, f"a {loan.status} loan cannot be disbursed")
     on = body.date or today
     check_date(
         on,

@@ -48,11 +48,16 @@ def check_date(
         )
 
 
+def illegal_transition(loan: Loan, message: str) -> Conflict:
+    """409 ILLEGAL_TRANSITION, with the loan's current status in the problem details."""
+    error = Conflict(message, code="ILLEGAL_TRANSITION")
+    error.extra = {"current_status": loan.status}  # type: ignore[attr-defined]
+    return error
+
+
 def check_transition(loan: Loan, to: str) -> None:
     if to not in TRANSITIONS.get(loan.status, set()):
-        error = Conflict(f"a {loan.status} loan cannot become {to}", code="ILLEGAL_TRANSITION")
-        error.extra = {"current_status": loan.status}  # type: ignore[attr-defined]
-        raise error
+        raise illegal_transition(loan, f"a {loan.status} loan cannot become {to}")
 
 
 def transition(loan: Loan, to: str) -> None:
@@ -96,25 +101,7 @@ def _check_limits(product: Product, body: LoanCreate) -> None:
             field="amount",
             code="TOO_MANY_DECIMALS",
         )
-    if not product.min_amount <= body.amount <= product.max_amount:
-        raise InvalidInput(
-            f"amount must be between {product.min_amount.normalize():f} and "
-            f"{product.max_amount.normalize():f} {product.currency} for this product",
-            code="AMOUNT_OUT_OF_RANGE",
-            field="amount",
-        )
-    if not product.min_term <= body.term <= product.max_term:
-        raise InvalidInput(
-            f"term must be between {product.min_term} and {product.max_term} for this product",
-            code="TERM_OUT_OF_RANGE",
-            field="term",
-        )
-    if body.grace_principal_periods > product.max_grace_principal_periods:
-        raise InvalidInput(
-            f"this product allows at most {product.max_grace_principal_periods} grace periods",
-            code="GRACE_OUT_OF_RANGE",
-            field="grace_principal_periods",
-        )
+    affordability.check_product_limits(product, body.amount, body.term, body.grace_principal_periods, "")
     if body.grace_principal_periods >= body.term:
         raise InvalidInput(
             "the grace periods leave no installment to repay the principal",

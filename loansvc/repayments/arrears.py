@@ -21,7 +21,7 @@ from loansvc.domain import arrears as arrears_engine
 from loansvc.domain.errors import Conflict
 from loansvc.domain.money import round_money
 from loansvc.loans import repository as loans_repository
-from loansvc.loans.service import check_date, get_visible, snapshot
+from loansvc.loans.service import check_date, get_visible, illegal_transition, snapshot
 from loansvc.repayments import repository
 from loansvc.repayments.schemas import ArrearsOut, WriteOffOut
 from loansvc.repayments.service import check_collector
@@ -114,9 +114,7 @@ def write_off(
     loan = get_visible(session, principal, loan_id, lock=True)
     check_collector(session, principal, loan)
     if loan.status != "active":
-        error = Conflict(f"a {loan.status} loan cannot be written off", code="ILLEGAL_TRANSITION")
-        error.extra = {"current_status": loan.status}  # type: ignore[attr-defined]
-        raise error
+        raise illegal_transition(loan, f"a {loan.status} loan cannot be written off")
     on = on or today
     check_date(on, today=today, not_before=loan.last_event_on, field="written_off_on")
     pending = repository.pending_write_off(session, loan.id)

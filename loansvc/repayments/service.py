@@ -21,7 +21,7 @@ from loansvc.domain import repayments as allocation_engine
 from loansvc.domain.errors import Conflict, InvalidInput, NotFound
 from loansvc.domain.money import round_money
 from loansvc.loans import repository as loans_repository
-from loansvc.loans.service import check_date, get_visible, snapshot
+from loansvc.loans.service import check_date, get_visible, illegal_transition, snapshot
 from loansvc.repayments import repository
 from loansvc.repayments.schemas import AllocationOut, RepaymentCreate, RepaymentOut, ReverseRequest
 from loansvc.web.problems import Forbidden
@@ -40,9 +40,7 @@ def check_collector(session: Session, principal: Principal, loan: Loan) -> None:
 
 def check_payable(loan: Loan) -> None:
     if loan.status != "active":
-        error = Conflict(f"a {loan.status} loan takes no repayment", code="ILLEGAL_TRANSITION")
-        error.extra = {"current_status": loan.status}  # type: ignore[attr-defined]
-        raise error
+        raise illegal_transition(loan, f"a {loan.status} loan takes no repayment")
 
 
 def validate_payment(loan: Loan, amount: Decimal, paid_on: date, today: date, field_prefix: str = "") -> None:

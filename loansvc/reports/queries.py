@@ -149,11 +149,14 @@ def positions(scope: Scope, *, detail: bool = False) -> Select:
         Disbursement.loan_id, Disbursement.amount, Disbursement.disbursed_on, day
     ).subquery()
     later_principal = _later(RA.loan_id, RA.principal, RA.paid_on, day).subquery()
+
     # installments due before as_of and not fully paid by then: the unpaid ones and those paid after
     # as_of, as two branches so that each reads its own partial index (an OR would scan the table)
     def unpaid(paid_by_then):
         due = select(SI.loan_id, SI.version, SI.due_date).where(
-            SI.due_date < day, paid_by_then, SI.total + SI.penalty > ZERO  # owing nothing is never late
+            SI.due_date < day,
+            paid_by_then,
+            SI.total + SI.penalty > ZERO,  # owing nothing is never late
         )
         return due
 

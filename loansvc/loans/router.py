@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from loansvc.audit.service import loan_history
 from loansvc.auth.principal import Principal
@@ -28,11 +28,11 @@ from loansvc.registry.repository import page as paginate
 from loansvc.web import idempotency
 from loansvc.web.clock import today
 from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, WriteSessionDep, require
+from loansvc.web.idempotency import IdempotencyKey
 from loansvc.web.problems import AUTH_ERRORS, responses
 from loansvc.web.types import Page
 
 router = APIRouter(prefix="/v1/loans", tags=["loans"])
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 LOAN_READERS = ALL_ROLES
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 
 from loansvc.auth.principal import Principal
 from loansvc.materials import repository, service
@@ -13,11 +11,11 @@ from loansvc.registry.repository import page as paginate
 from loansvc.web import idempotency
 from loansvc.web.clock import today
 from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, WriteSessionDep, require
+from loansvc.web.idempotency import IdempotencyKey
 from loansvc.web.problems import AUTH_ERRORS, responses
 from loansvc.web.types import Page
 
 router = APIRouter(prefix="/v1/materials", tags=["materials bank"])
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
 @router.post("", status_code=201, response_model=MaterialOut, responses=responses(*AUTH_ERRORS, 409, 422))

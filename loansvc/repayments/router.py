@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Header, Query, Request, UploadFile
+from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 
 from loansvc.auth.principal import Principal
@@ -25,10 +25,10 @@ from loansvc.repayments.schemas import (
 from loansvc.web import idempotency
 from loansvc.web.clock import today
 from loansvc.web.deps import ALL_ROLES, SessionDep, WriteSessionDep, require
+from loansvc.web.idempotency import IdempotencyKey
 from loansvc.web.problems import AUTH_ERRORS, PROBLEM_MEDIA_TYPE, responses
 
 router = APIRouter(prefix="/v1", tags=["repayments and arrears"])
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
 @router.post(

@@ -12,9 +12,9 @@ import json
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -28,6 +28,8 @@ from loansvc.db.models import IdempotencyRecord
 from loansvc.domain.errors import Conflict, InvalidInput
 
 HEADER = "Idempotency-Key"
+# the optional request header, as every money- or stock-moving endpoint declares it
+IdempotencyKey = Annotated[str | None, Header(alias=HEADER, max_length=200)]
 KEEP_DAYS = 30
 
 

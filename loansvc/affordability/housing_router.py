@@ -7,9 +7,9 @@ from fastapi import APIRouter
 from loansvc.affordability import housing
 from loansvc.affordability.schemas import HousingModelCreate, HousingModelOut
 from loansvc.auth.principal import Principal
+from loansvc.fields import Page
 from loansvc.web.deps import ALL_ROLES, SessionDep, require
 from loansvc.web.problems import AUTH_ERRORS, responses
-from loansvc.web.types import Page
 
 router = APIRouter(prefix="/v1/housing-models", tags=["housing models"])
 

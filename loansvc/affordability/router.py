@@ -23,11 +23,11 @@ from loansvc.affordability.schemas import (
     StoredAssessmentOut,
 )
 from loansvc.auth.principal import Principal
+from loansvc.fields import Page
 from loansvc.registry.repository import page as paginate
 from loansvc.web.clock import today
 from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, require
 from loansvc.web.problems import AUTH_ERRORS, responses
-from loansvc.web.types import Page
 
 router = APIRouter(prefix="/v1", tags=["affordability"])
 

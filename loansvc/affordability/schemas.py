@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from loansvc.web.types import (
+from loansvc.fields import (
     Currency,
     DecimalStr,
     Name,

@@ -6,9 +6,9 @@ from fastapi import APIRouter
 
 from loansvc.auth import service
 from loansvc.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
+from loansvc.fields import Page
 from loansvc.web.deps import Principal, SessionDep, require
 from loansvc.web.problems import AUTH_ERRORS, responses
-from loansvc.web.types import Page
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api keys"])
 

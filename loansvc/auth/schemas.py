@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from loansvc.web.types import OutModel, ShortText, StrictModel
+from loansvc.fields import OutModel, ShortText, StrictModel
 
 Role = Literal["admin", "loan_officer", "finance_lead", "partner"]
 

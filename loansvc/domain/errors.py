@@ -32,6 +32,12 @@ class Conflict(DomainError):
     code = "CONFLICT"
 
 
+class Forbidden(DomainError):
+    """The caller's role or lender may not do this (HTTP 403)."""
+
+    code = "FORBIDDEN"
+
+
 class NotFound(DomainError):
     """The resource does not exist, or is not visible to the caller (HTTP 404)."""
 

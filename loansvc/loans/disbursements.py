@@ -17,7 +17,7 @@ from loansvc.affordability.service import fee_terms
 from loansvc.audit.service import record as audit
 from loansvc.auth.principal import Principal
 from loansvc.db.models import Disbursement, DisbursementLine, Inspection, Lender, Loan, ScheduledInstallment
-from loansvc.domain.errors import Conflict, InvalidInput
+from loansvc.domain.errors import Conflict, Forbidden, InvalidInput
 from loansvc.domain.money import Rounding, round_money
 from loansvc.domain.schedule import (
     Amortization,
@@ -36,7 +36,6 @@ from loansvc.loans.schemas import DisbursementCreate, DisbursementLineOut, Disbu
 from loansvc.loans.service import check_date, get_visible, illegal_transition, snapshot, transition
 from loansvc.materials import repository as materials_repository
 from loansvc.materials import service as materials
-from loansvc.web.problems import Forbidden
 
 
 def loan_terms(

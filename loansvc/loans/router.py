@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from loansvc.audit.service import loan_history
 from loansvc.auth.principal import Principal
+from loansvc.fields import Page
 from loansvc.loans import disbursements, repository, service
 from loansvc.loans.schemas import (
     ApproveRequest,
@@ -30,7 +31,6 @@ from loansvc.web.clock import today
 from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, WriteSessionDep, require
 from loansvc.web.idempotency import IdempotencyKey
 from loansvc.web.problems import AUTH_ERRORS, responses
-from loansvc.web.types import Page
 
 router = APIRouter(prefix="/v1/loans", tags=["loans"])
 LOAN_READERS = ALL_ROLES

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from loansvc.web.types import DecimalStr, Name, Note, OutModel, PositiveAmount, Quantity, StrictModel
+from loansvc.fields import DecimalStr, Name, Note, OutModel, PositiveAmount, Quantity, StrictModel
 
 Milestone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]

@@ -16,7 +16,7 @@ from loansvc.affordability import service as affordability
 from loansvc.audit.service import record as audit
 from loansvc.auth.principal import Principal
 from loansvc.db.models import Assessment, Household, Lender, Loan, Product
-from loansvc.domain.errors import Conflict, InvalidInput, NotFound
+from loansvc.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from loansvc.domain.money import round_money
 from loansvc.loans import repository
 from loansvc.loans.schemas import (
@@ -28,7 +28,6 @@ from loansvc.loans.schemas import (
     WithdrawRequest,
 )
 from loansvc.registry.service import link_household_to_lender
-from loansvc.web.problems import Forbidden
 
 TRANSITIONS = {
     "submitted": {"approved", "rejected", "withdrawn"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from loansvc.auth.principal import Principal
+from loansvc.fields import Page
 from loansvc.materials import repository, service
 from loansvc.materials.schemas import MaterialCreate, MaterialOut, ReceiptCreate, ReceiptOut, StockMovementOut
 from loansvc.registry.repository import page as paginate
@@ -13,7 +14,6 @@ from loansvc.web.clock import today
 from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, WriteSessionDep, require
 from loansvc.web.idempotency import IdempotencyKey
 from loansvc.web.problems import AUTH_ERRORS, responses
-from loansvc.web.types import Page
 
 router = APIRouter(prefix="/v1/materials", tags=["materials bank"])
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from loansvc.web.types import Currency, DecimalStr, Name, NonNegativeAmount, OutModel, Quantity, StrictModel
+from loansvc.fields import Currency, DecimalStr, Name, NonNegativeAmount, OutModel, Quantity, StrictModel
 
 Sku = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=r"^[A-Za-z0-9._-]+$")

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from loansvc.auth.principal import Principal
+from loansvc.fields import Page
 from loansvc.registry import repository, service
 from loansvc.registry.schemas import (
     HouseholdCreate,
@@ -21,7 +22,6 @@ from loansvc.registry.schemas import (
 )
 from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, require
 from loansvc.web.problems import AUTH_ERRORS, responses
-from loansvc.web.types import Page
 
 router = APIRouter(prefix="/v1")
 IdQuery = Annotated[str | None, Query(max_length=36)]

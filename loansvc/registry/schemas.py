@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from loansvc.web.types import (
+from loansvc.fields import (
     Currency,
     DecimalStr,
     Name,

@@ -21,7 +21,7 @@ from loansvc.db.models import (
     Product,
     Site,
 )
-from loansvc.domain.errors import Conflict, InvalidInput, NotFound
+from loansvc.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from loansvc.domain.money import round_money
 from loansvc.registry import repository
 from loansvc.registry.schemas import (
@@ -31,7 +31,6 @@ from loansvc.registry.schemas import (
     ProductCreate,
     SiteCreate,
 )
-from loansvc.web.problems import Forbidden
 
 
 def _partner_scope(principal: Principal) -> str | None:

@@ -25,7 +25,6 @@ from loansvc.db.models import Loan, Product, Repayment
 from loansvc.domain.errors import DomainError, InvalidInput
 from loansvc.loans import repository as loans_repository
 from loansvc.repayments import repository, service
-from loansvc.web.problems import HTTPProblem
 
 COLUMNS = ("loan_id", "paid_on", "amount", "reference")
 MAX_ROWS = 20_000
@@ -213,10 +212,8 @@ def _visible_loan(
         try:
             service.check_collector(session, principal, loan)
             service.check_payable(loan)
-        except DomainError as exc:
+        except DomainError as exc:  # Forbidden too: this caller does not collect on this loan
             reason = exc.message
-        except HTTPProblem as exc:  # Forbidden: this caller does not collect on this loan
-            reason = exc.detail
     if reason is None:
         return loan
     outcome.rejected.extend({"line": r.line, "reason": reason} for r in rows)

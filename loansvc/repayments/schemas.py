@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from loansvc.web.types import DecimalStr, Note, OutModel, PositiveAmount, StrictModel
+from loansvc.fields import DecimalStr, Note, OutModel, PositiveAmount, StrictModel
 
 Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 

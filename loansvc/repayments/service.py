@@ -18,13 +18,12 @@ from loansvc.audit.service import record as audit
 from loansvc.auth.principal import Principal
 from loansvc.db.models import Lender, Loan, Product, Repayment, RepaymentAllocation, RepaymentReversal
 from loansvc.domain import repayments as allocation_engine
-from loansvc.domain.errors import Conflict, InvalidInput, NotFound
+from loansvc.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from loansvc.domain.money import round_money
 from loansvc.loans import repository as loans_repository
 from loansvc.loans.service import check_date, get_visible, illegal_transition, snapshot
 from loansvc.repayments import repository
 from loansvc.repayments.schemas import AllocationOut, RepaymentCreate, RepaymentOut, ReverseRequest
-from loansvc.web.problems import Forbidden
 
 
 def check_collector(session: Session, principal: Principal, loan: Loan) -> None:

@@ -12,12 +12,12 @@ from fastapi.responses import Response
 
 from loansvc.auth.principal import Principal
 from loansvc.domain.errors import InvalidInput
+from loansvc.fields import Currency, Page
 from loansvc.reports import frames, service
 from loansvc.reports.schemas import DelinquentLoanOut, GroupBy, PortfolioOut, ReportFormat
 from loansvc.web.clock import today
 from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, require
 from loansvc.web.problems import AUTH_ERRORS, responses
-from loansvc.web.types import Currency, Page
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 CSV = "text/csv; charset=utf-8"

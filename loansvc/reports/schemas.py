@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from loansvc.web.types import DecimalStr
+from loansvc.fields import DecimalStr
 
 Bucket = Literal["current", "1-30", "31-60", "61-90", "91-180", "181-365", "365+"]
 LoanClass = Literal["normal", "special_mention", "substandard", "doubtful", "loss"]

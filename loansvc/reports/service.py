@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 
 from loansvc.auth.principal import Principal
 from loansvc.domain.money import round_money
+from loansvc.fields import Page
 from loansvc.reports import charts, frames, queries
 from loansvc.reports.frames import Portfolio, Rows
 from loansvc.reports.queries import GROUP_KEYS, Scope
 from loansvc.reports.schemas import DelinquentLoanOut
-from loansvc.web.types import Page
 
 EXPECTED_MONTHS = 6
 PERSONAL = ("head_name", "phone", "parcel_code")

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PlainSerializer, model_validator
 
-from loansvc.web.types import (
+from loansvc.fields import (
     Currency,
     DecimalStr,
     NonNegativeAmount,

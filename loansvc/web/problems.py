@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from loansvc.domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from loansvc.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 
 log = logging.getLogger("loansvc.errors")
 
@@ -44,12 +44,8 @@ class Unauthorized(HTTPProblem):
         super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-class Forbidden(HTTPProblem):
-    status = 403
-    code = "FORBIDDEN"
-
-
 DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
+    (Forbidden, 403),
     (NotFound, 404),
     (Conflict, 409),
     (InvalidInput, 422),

@@ -14,9 +14,9 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from loansvc import affordability
 from loansvc.affordability import housing
 from loansvc.affordability import repository as affordability_repository
-from loansvc.affordability import service as affordability
 from loansvc.affordability.schemas import HousingModelCreate
 from loansvc.auth.principal import Principal
 from loansvc.db.models import Assessment, Household, Lender, Loan, Material, Product
@@ -24,8 +24,8 @@ from loansvc.domain import affordability as policy_engine
 from loansvc.domain.dates import add_months
 from loansvc.domain.errors import DomainError
 from loansvc.domain.money import round_down
+from loansvc.lending import repository as lending_repository
 from loansvc.loans import disbursements
-from loansvc.loans import repository as loans_repository
 from loansvc.loans import service as loans
 from loansvc.loans.schemas import (
     ApproveRequest,
@@ -129,7 +129,7 @@ def _behaviour(rng: random.Random) -> str:
 def _repay(
     session: Session, actor: Principal, loan: Loan, behaviour: str, rng: random.Random, today: date
 ) -> None:
-    rows = loans_repository.installments(session, loan)
+    rows = lending_repository.installments(session, loan)
     stop_after = rng.randint(2, 8)
     missed = 0
     for k, row in enumerate(rows):

@@ -21,6 +21,7 @@ from loansvc.repayments.router import router as repayments_router
 from loansvc.reports.router import router as reports_router
 from loansvc.schedules.router import router as schedules_router
 from loansvc.web import problems
+from loansvc.web.clock import Clock
 from loansvc.web.middleware import BodyLimitMiddleware, RequestLogMiddleware
 
 DESCRIPTION = """
@@ -45,12 +46,15 @@ ROUTERS = [
 ]
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, database: Database | None = None, clock: Clock | None = None
+) -> FastAPI:
     settings = settings or get_settings()
     logging.basicConfig(level=settings.log_level, format="%(message)s")
     app = FastAPI(title="loansvc", version=__version__, description=DESCRIPTION)
     app.state.settings = settings
     app.state.db = database or Database(settings.database_url)
+    app.state.clock = clock or Clock()
     recent_keys.ttl = settings.auth_cache_seconds
     for router in ROUTERS:
         app.include_router(router)

@@ -112,3 +112,85 @@ def throwaway_pg(database_url: str) -> Iterator[str]:
 
 def test_migrations_up_down_up_on_an_empty_postgresql_database(throwaway_pg, monkeypatch):
     _up_down_up(throwaway_pg, monkeypatch)
+
+
+# rows as the app wrote them before 0005: amounts bound as decimal text, kept by SQLite's NUMERIC
+# affinity as REAL (an INTEGER when whole); 999999999999.9999 is a REAL of 16 digits, beyond what
+# ROUND(x * 10000) recovers in SQL, so the migration converts it the way the old reader read it
+LEGACY_ROWS = [
+    "INSERT INTO lenders (id, name, kind, default_currency, created_at)"
+    " VALUES ('lender-1', 'Old MFI', 'mfi', 'USD', '2026-01-01 00:00:00.000000')",
+    "INSERT INTO products (id, lender_id, name, currency, annual_rate_percent, interest_method, amortization,"
+    " frequency, interest_calculation, day_count, min_amount, max_amount, min_term, max_term, fees,"
+    " max_grace_principal_periods, installment_multiple, milestones, created_at, late_fee)"
+    " VALUES ('product-1', 'lender-1', 'Old loan', 'USD', '18.5', 'declining_balance', 'equal_installments',"
+    " 'monthly', 'per_period', 'actual/365', '0.1', '1234.5678', 12, 48, '[]', 0, NULL, '[]',"
+    " '2026-01-01 00:00:00.000000', '5')",
+    "INSERT INTO materials (id, sku, name, unit, unit_cost, currency, quantity_on_hand, updated_at,"
+    " created_at) VALUES ('material-1', 'OLD-1', 'cement', 'bag', '0.1', 'USD', '999999999999.9999',"
+    " '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000')",
+]
+
+
+def _legacy_values(url: str) -> dict[str, tuple]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            product = conn.execute(
+                text(
+                    "SELECT annual_rate_percent, min_amount, max_amount, installment_multiple, late_fee"
+                    " FROM products"
+                )
+            ).one()
+            material = conn.execute(text("SELECT unit_cost, quantity_on_hand FROM materials")).one()
+            return {"products": tuple(product), "materials": tuple(material)}
+    finally:
+        engine.dispose()
+
+
+def test_amounts_written_before_0005_on_sqlite_read_back_exactly_after_it(tmp_path):
+    from decimal import Decimal
+
+    from sqlalchemy import select
+
+    from loansvc.db.models import Material, Product
+    from loansvc.migrate import downgrade
+
+    url = f"sqlite:///{tmp_path / 'legacy.db'}"
+    upgrade(url, "0004")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            for statement in LEGACY_ROWS:
+                conn.execute(text(statement))
+    finally:
+        engine.dispose()
+    reals = {"products": (18.5, 0.1, 1234.5678, None, 5), "materials": (0.1, 999999999999.9999)}
+    scaled = {"products": (185000, 1000, 12345678, None, 50000), "materials": (1000, 9999999999999999)}
+    assert _legacy_values(url) == reals
+
+    upgrade(url, "0005")
+    assert _legacy_values(url) == scaled
+    downgrade(url, "0004")  # back to the REAL values
+    assert _legacy_values(url) == reals
+
+    upgrade(url, "head")
+    assert _legacy_values(url) == scaled
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            product = conn.execute(
+                select(
+                    Product.annual_rate_percent,
+                    Product.min_amount,
+                    Product.max_amount,
+                    Product.installment_multiple,
+                    Product.late_fee,
+                )
+            ).one()
+            material = conn.execute(select(Material.unit_cost, Material.quantity_on_hand)).one()
+    finally:
+        engine.dispose()
+    assert list(product) == [Decimal("18.5"), Decimal("0.1"), Decimal("1234.5678"), None, Decimal(5)]
+    assert [str(v) for v in product if v is not None] == ["18.5000", "0.1000", "1234.5678", "5.0000"]
+    assert list(material) == [Decimal("0.1"), Decimal("999999999999.9999")]

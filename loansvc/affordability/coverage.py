@@ -21,8 +21,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from loansvc.affordability import housing, planning_repository, repository
+from loansvc.affordability.inputs import programme_loans
+from loansvc.affordability.policies import engine_policy, policy_record
 from loansvc.affordability.schemas import CoverageRequest
-from loansvc.affordability.service import engine_policy, policy_record, programme_loans
 from loansvc.domain import affordability as policy_engine
 from loansvc.domain.errors import InvalidInput
 from loansvc.domain.fast import coverage as fast
@@ -71,8 +72,8 @@ def _programme_debt(
     session: Session, site_id: str | None, index: dict[str, int], currency: str, rate: Decimal
 ) -> dict[int, Decimal]:
     """Per household index, the monthly installments of its approved and active loans with every
-    lender in loansvc, in `currency`, exactly as an assessment counts them (the service's own
-    programme_loans: one household with loans at a time; most households have none)."""
+    lender in loansvc, in `currency`, exactly as an assessment counts them (the assessments' own
+    inputs.programme_loans: one household with loans at a time; most households have none)."""
     extra = {}
     for household_id in planning_repository.households_with_committed_loans(session, site_id):
         if household_id in index:
@@ -91,12 +92,13 @@ def _lines(rows: list[tuple], index: dict[str, int]) -> fast.Lines:
     )
 
 
-def run(session: Session, body: CoverageRequest) -> dict[str, Any]:
+def run(session: Session, body: CoverageRequest, *, khr_per_usd: Decimal) -> dict[str, Any]:
+    """The coverage report; `khr_per_usd` (the app's setting) seeds the default policy on first use."""
     if body.site_id is not None and not planning_repository.site_exists(session, body.site_id):
         raise InvalidInput(f"no site {body.site_id}", code="UNKNOWN_SITE", field="site_id")
     models = _models(session, body.housing_model_codes)
     scenarios = _scenarios(body)
-    record = policy_record(session, body.policy_version)
+    record = policy_record(session, body.policy_version, khr_per_usd=khr_per_usd)
     policy = engine_policy(record)
 
     households = planning_repository.households(session, body.site_id)

@@ -8,23 +8,17 @@ partner product and the materials bank's product, and lets the pure engine
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from loansvc.affordability import housing, planning_repository, repository
+from loansvc.affordability.inputs import household_input, visible_household
+from loansvc.affordability.policies import engine_policy, product_policy
+from loansvc.affordability.products import check_product_limits, product_loan_request, visible_product
 from loansvc.affordability.schemas import FinancingPlanRequest
-from loansvc.affordability.service import (
-    check_product_limits,
-    engine_policy,
-    household_input,
-    policy_record,
-    product_loan_request,
-    visible_household,
-    visible_product,
-)
 from loansvc.auth.principal import Principal
-from loansvc.config import get_settings
 from loansvc.db.models import Product
 from loansvc.domain import financing
 from loansvc.domain.errors import InvalidInput
@@ -63,8 +57,17 @@ def _offer(product: Product, term: int) -> financing.LoanProduct:
 
 
 def financing_plan(
-    session: Session, principal: Principal, household_id: str, body: FinancingPlanRequest, today: date
+    session: Session,
+    principal: Principal,
+    household_id: str,
+    body: FinancingPlanRequest,
+    today: date,
+    *,
+    khr_per_usd: Decimal,
+    grant_cap_usd: Decimal,
 ) -> dict[str, Any]:
+    """`khr_per_usd` seeds the default policy on its first use; `grant_cap_usd` is the most a plan
+    proposes as a grant (both from the app's settings)."""
     household = visible_household(session, principal, household_id)
     model = repository.housing_model(session, body.housing_model_code)
     if model is None:
@@ -92,7 +95,7 @@ def financing_plan(
     check_product_limits(product, None, term, 0, "")
     materials = _materials_product(session, body.materials_product_id, currency)
 
-    policy = engine_policy(policy_record(session, product.policy_version))
+    policy = engine_policy(product_policy(session, product, khr_per_usd=khr_per_usd))
     inp, programme = household_input(session, household, currency, None, today, policy)
     result = financing.plan(
         financing.PlanRequest(
@@ -106,7 +109,7 @@ def financing_plan(
             materials=_offer(materials, materials.max_term) if materials is not None else None,
             materials_lender_is_new=materials is None
             or materials.lender_id not in {p["lender_id"] for p in programme},
-            grant_cap_usd=get_settings().grant_cap_usd,
+            grant_cap_usd=grant_cap_usd,
         ),
         policy,
     ).to_dict()

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from loansvc.affordability import coverage, plan, repository, service
+from loansvc.affordability import assessments, coverage, plan, policies
 from loansvc.affordability.schemas import (
     AssessmentResult,
     AssessRequest,
@@ -24,9 +24,8 @@ from loansvc.affordability.schemas import (
 )
 from loansvc.auth.principal import Principal
 from loansvc.fields import Page
-from loansvc.registry.repository import page as paginate
 from loansvc.web.clock import today
-from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, require
+from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, SettingsDep, require
 from loansvc.web.problems import AUTH_ERRORS, responses
 
 router = APIRouter(prefix="/v1", tags=["affordability"])
@@ -41,7 +40,7 @@ def _stored_out(assessment, principal: Principal) -> StoredAssessmentOut:
         policy_version=assessment.policy_version,
         decision=assessment.decision,
         result=assessment.result,
-        inputs=service.inputs_view(assessment, principal),
+        inputs=assessments.inputs_view(assessment, principal),
         created_by=assessment.created_by,
         created_at=assessment.created_at,
     )
@@ -51,10 +50,13 @@ def _stored_out(assessment, principal: Principal) -> StoredAssessmentOut:
     "/affordability/assess", response_model=AssessmentResult, responses=responses(*AUTH_ERRORS, 404, 422)
 )
 def assess(
-    body: AssessRequest, session: SessionDep, principal: Principal = require("loan_officer", "partner")
+    body: AssessRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Principal = require("loan_officer", "partner"),
 ):
     """A quick cash-flow check with reasons and stress tests. Nothing is stored."""
-    return service.quick_assess(session, principal, body, today())
+    return assessments.quick_assess(session, principal, body, today(), khr_per_usd=settings.khr_per_usd)
 
 
 @router.post(
@@ -67,22 +69,32 @@ def record_assessment(
     household_id: str,
     body: RecordedAssessRequest,
     session: SessionDep,
+    settings: SettingsDep,
     principal: Principal = require("loan_officer", "partner"),
 ):
     """Assess a registered household from its recorded finances and its loans with every lender."""
-    assessment = service.record_assessment(session, principal, household_id, body, today())
+    assessment = assessments.record_assessment(
+        session, principal, household_id, body, today(), khr_per_usd=settings.khr_per_usd
+    )
     return _stored_out(assessment, principal)
 
 
 @router.get(
     "/households/{household_id}/assessments",
-    response_model=list[StoredAssessmentOut],
+    response_model=Page[StoredAssessmentOut],
     responses=responses(*AUTH_ERRORS, 404),
 )
 def list_assessments(
-    household_id: str, session: SessionDep, principal: Principal = require("loan_officer", "partner")
+    household_id: str,
+    session: SessionDep,
+    page: PageDep,
+    principal: Principal = require("loan_officer", "partner"),
 ):
-    return [_stored_out(a, principal) for a in service.list_assessments(session, principal, household_id)]
+    """The household's assessments, newest first, a page at a time."""
+    items, total = assessments.list_assessments(session, principal, household_id, page.limit, page.offset)
+    return Page[StoredAssessmentOut](
+        items=[_stored_out(a, principal) for a in items], total=total, limit=page.limit, offset=page.offset
+    )
 
 
 @router.get(
@@ -91,7 +103,7 @@ def list_assessments(
 def get_assessment(
     assessment_id: str, session: SessionDep, principal: Principal = require("loan_officer", "partner")
 ):
-    return _stored_out(service.get_assessment(session, principal, assessment_id), principal)
+    return _stored_out(assessments.get_assessment(session, principal, assessment_id), principal)
 
 
 @router.post(
@@ -101,34 +113,32 @@ def replay_assessment(
     assessment_id: str, session: SessionDep, principal: Principal = require("loan_officer", "partner")
 ):
     """Re-run a stored assessment from its snapshot under its recorded policy version."""
-    return service.replay(session, principal, assessment_id)
+    return assessments.replay(session, principal, assessment_id)
 
 
 @router.get("/policies", response_model=Page[PolicyOut], responses=responses(*AUTH_ERRORS))
-def list_policies(session: SessionDep, page: PageDep, principal: Principal = require(*ALL_ROLES)):
-    service.policy_record(session)  # the default exists from the first read on
-    items, total = paginate(session, repository.policies_query(), page.limit, page.offset)
+def list_policies(
+    session: SessionDep, page: PageDep, settings: SettingsDep, principal: Principal = require(*ALL_ROLES)
+):
+    items, total = policies.list_policies(session, page.limit, page.offset, khr_per_usd=settings.khr_per_usd)
     return Page[PolicyOut](items=items, total=total, limit=page.limit, offset=page.offset)
 
 
 @router.get("/policies/{version}", response_model=PolicyOut, responses=responses(*AUTH_ERRORS, 404))
-def get_policy(version: str, session: SessionDep, principal: Principal = require(*ALL_ROLES)):
-    service.policy_record(session)
-    from loansvc.db.models import Policy
-    from loansvc.domain.errors import NotFound
-
-    record = session.get(Policy, version)
-    if record is None:
-        raise NotFound(f"no policy version {version}", code="POLICY_NOT_FOUND")
-    return record
+def get_policy(
+    version: str, session: SessionDep, settings: SettingsDep, principal: Principal = require(*ALL_ROLES)
+):
+    return policies.get_policy(session, version, khr_per_usd=settings.khr_per_usd)
 
 
 @router.post(
     "/policies", status_code=201, response_model=PolicyOut, responses=responses(*AUTH_ERRORS, 409, 422)
 )
-def create_policy(body: PolicyCreate, session: SessionDep, principal: Principal = require("admin")):
+def create_policy(
+    body: PolicyCreate, session: SessionDep, settings: SettingsDep, principal: Principal = require("admin")
+):
     """A new policy version (existing versions are never changed); optionally the new default."""
-    return service.create_policy(session, principal, body)
+    return policies.create_policy(session, principal, body, khr_per_usd=settings.khr_per_usd)
 
 
 @router.post(
@@ -140,12 +150,21 @@ def financing_plan(
     household_id: str,
     body: FinancingPlanRequest,
     session: SessionDep,
+    settings: SettingsDep,
     principal: Principal = require("loan_officer", "partner"),
 ):
     """How this family can build this house: its contribution, the partner loan it can afford,
     a materials-bank loan in kind, a grant for ID Poor or vulnerable households, and what is still
     missing; with the debt service and DSTI after all of it, and the policy's decision. Nothing is stored."""
-    return plan.financing_plan(session, principal, household_id, body, today())
+    return plan.financing_plan(
+        session,
+        principal,
+        household_id,
+        body,
+        today(),
+        khr_per_usd=settings.khr_per_usd,
+        grant_cap_usd=settings.grant_cap_usd,
+    )
 
 
 @router.post(
@@ -163,6 +182,7 @@ def financing_plan(
 def programme_coverage(
     body: CoverageRequest,
     session: SessionDep,
+    settings: SettingsDep,
     format: Annotated[Literal["json", "csv"], Query(description="json, or csv")] = "json",
     principal: Principal = require("finance_lead", "loan_officer"),
 ):
@@ -170,7 +190,7 @@ def programme_coverage(
     without subsidy, the subsidy that reaches every household (total and median), and both by
     income decile. Vectorised over households and scenarios; the exact engine stays the
     authority for any one family's figures."""
-    report = coverage.run(session, body)
+    report = coverage.run(session, body, khr_per_usd=settings.khr_per_usd)
     if format == "csv":
         return Response(
             coverage.to_csv(report),

@@ -80,8 +80,8 @@ class AssessRequest(StrictModel):
     @model_validator(mode="after")
     def _finances_known(self):
         if self.household_id is None:
-            if not self.incomes:
-                raise ValueError("incomes: at least one income line is needed (or a household_id)")
+            if self.incomes is None:  # an empty list is a family with no income: the policy answers
+                raise ValueError("incomes: declare the household's incomes, [] for none (or a household_id)")
             if self.household_size is None:
                 raise ValueError("household_size is needed (or a household_id)")
         return self

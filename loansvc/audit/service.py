@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from loansvc.auth.principal import Principal
 from loansvc.db.models import AuditEntry
+from loansvc.db.query import page
 
 
 def record(
@@ -36,6 +37,9 @@ def record(
     return entry
 
 
-def loan_history(session: Session, loan_id: str) -> list[AuditEntry]:
+def loan_history_page(
+    session: Session, loan_id: str, limit: int, offset: int
+) -> tuple[list[AuditEntry], int]:
+    """A page of one loan's history, oldest first, and the number of entries."""
     query = select(AuditEntry).where(AuditEntry.loan_id == loan_id).order_by(AuditEntry.id)
-    return list(session.scalars(query))
+    return page(session, query, limit, offset)

@@ -21,3 +21,8 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def lender_scope(self) -> str | None:
+        """The one lender a partner key acts for; None (every lender) for the other roles."""
+        return self.lender_id if self.is_partner else None

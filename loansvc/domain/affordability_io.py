@@ -315,8 +315,6 @@ class AssessmentInput:
         _check_amount(self.extra_debt_service, "extra_debt_service", places=_EXTRA_PLACES)
         if not isinstance(self.as_of, date):
             raise _bad("as_of must be a date", "as_of")
-        if not self.incomes:
-            raise _bad("declare at least one income, even of zero", "incomes", "NO_INCOMES")
         for group, amounts in (
             ("incomes", ("amount",)),
             ("expenses", ("amount",)),

@@ -13,55 +13,22 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from loansvc.affordability.service import fee_terms
 from loansvc.audit.service import record as audit
 from loansvc.auth.principal import Principal
-from loansvc.db.models import Disbursement, DisbursementLine, Inspection, Lender, Loan, ScheduledInstallment
+from loansvc.db.models import Disbursement, DisbursementLine, Inspection, Lender, Loan
 from loansvc.domain.errors import Conflict, Forbidden, InvalidInput
-from loansvc.domain.money import Rounding, round_money
-from loansvc.domain.schedule import (
-    Amortization,
-    DayCount,
-    Frequency,
-    InterestCalculation,
-    InterestMethod,
-    LoanTerms,
-    Schedule,
-    Tranche,
-    build_schedule,
-    due_dates,
-)
+from loansvc.domain.money import round_money
+from loansvc.domain.schedule import InterestCalculation, Schedule, Tranche, build_schedule, due_dates
+from loansvc.fields import Page
+from loansvc.lending import ledger
+from loansvc.lending import repository as lending_repository
+from loansvc.lending.access import check_date, get_visible, snapshot
+from loansvc.lending.status import illegal_transition, transition
+from loansvc.lending.terms import terms_of
 from loansvc.loans import repository
 from loansvc.loans.schemas import DisbursementCreate, DisbursementLineOut, DisbursementOut, InspectionCreate
-from loansvc.loans.service import check_date, get_visible, illegal_transition, snapshot, transition
 from loansvc.materials import repository as materials_repository
 from loansvc.materials import service as materials
-
-
-def loan_terms(
-    loan: Loan, principal: Decimal, disbursed_on: date, tranches: tuple[Tranche, ...] = ()
-) -> LoanTerms:
-    t = loan.terms or {}
-    return LoanTerms(
-        principal=principal,
-        currency=loan.currency,
-        annual_rate_percent=Decimal(t["annual_rate_percent"]),
-        term=loan.term,
-        frequency=Frequency(t["frequency"]),
-        disbursement_date=disbursed_on,
-        interest_method=InterestMethod(t["interest_method"]),
-        amortization=Amortization(t["amortization"]),
-        interest_calculation=InterestCalculation(t["interest_calculation"]),
-        day_count=DayCount(t["day_count"]),
-        first_repayment_date=date.fromisoformat(t["first_repayment_date"])
-        if t.get("first_repayment_date")
-        else None,
-        grace_principal_periods=int(t.get("grace_principal_periods") or 0),
-        installment_multiple=Decimal(t["installment_multiple"]) if t.get("installment_multiple") else None,
-        rounding=Rounding.HALF_EVEN,
-        fees=fee_terms(t.get("fees") or []),
-        tranches=tranches,
-    )
 
 
 def schedule_for(loan: Loan, disbursements: list[tuple[date, Decimal]]) -> Schedule:
@@ -70,8 +37,9 @@ def schedule_for(loan: Loan, disbursements: list[tuple[date, Decimal]]) -> Sched
     With per-period interest a tranche dated between due dates joins at the next due date and
     accrues nothing before it; with daily interest it accrues from its own date.
     """
+    terms = terms_of(loan)
     (first_on, first_amount), later = disbursements[0], disbursements[1:]
-    base = loan_terms(loan, first_amount, first_on)
+    base = terms.schedule_terms(first_amount, first_on)
     dues = due_dates(base)
     tranches = []
     for when, amount in later:
@@ -87,25 +55,7 @@ def schedule_for(loan: Loan, disbursements: list[tuple[date, Decimal]]) -> Sched
                 "the loan has no installment left to carry this tranche", code="TRANCHE_AFTER_MATURITY"
             )
         tranches.append(Tranche(date=when, amount=amount))
-    return build_schedule(loan_terms(loan, first_amount, first_on, tuple(tranches)))
-
-
-def _write_schedule(session: Session, loan: Loan, schedule: Schedule) -> None:
-    loan.schedule_version += 1
-    session.add_all(
-        ScheduledInstallment(
-            loan_id=loan.id,
-            version=loan.schedule_version,
-            number=i.number,
-            due_date=i.due_date,
-            principal=i.principal,
-            interest=i.interest,
-            fees=i.fees,
-            total=i.total,
-            balance=i.balance,
-        )
-        for i in schedule.installments
-    )
+    return build_schedule(terms.schedule_terms(first_amount, first_on, tuple(tranches)))
 
 
 def _check_actor(session: Session, principal: Principal, loan: Loan, kind: str) -> Lender:
@@ -130,14 +80,14 @@ def _check_actor(session: Session, principal: Principal, loan: Loan, kind: str) 
 
 
 def _check_milestone(session: Session, loan: Loan, milestone: str, kind: str, on: date) -> None:
-    milestones = (loan.terms or {}).get("milestones") or []
+    milestones = terms_of(loan).milestones
     if milestone not in milestones:
         raise InvalidInput(
             f"milestone must be one of: {', '.join(milestones)}", code="UNKNOWN_MILESTONE", field="milestone"
         )
     if kind != "cash":
         return
-    previous = [d for d in repository.disbursements(session, loan.id) if d.kind == "cash"]
+    previous = [d for d in lending_repository.disbursements(session, loan.id) if d.kind == "cash"]
     if not previous:
         return
     last = previous[-1]
@@ -171,7 +121,7 @@ def disburse(
         field="date",
         step="approval" if loan.status == "approved" else "the approval",
     )
-    last = repository.disbursements(session, loan.id)
+    last = lending_repository.disbursements(session, loan.id)
     if last and on < last[-1].disbursed_on:
         raise InvalidInput(
             f"date {on} is before the previous disbursement ({last[-1].disbursed_on})",
@@ -239,17 +189,13 @@ def disburse(
     if lines:
         materials.issue(session, principal, stock, [(sku, q) for sku, q, *_ in lines], on, disbursement.id)
     history = [(d.disbursed_on, d.amount) for d in last] + [(on, amount)]
-    _write_schedule(session, loan, schedule_for(loan, history))
+    ledger.write_schedule(session, loan, schedule_for(loan, history))
     loan.disbursed_amount += amount
     if loan.status == "approved":
-        transition(loan, "active")
-        loan.first_disbursed_on = on
+        transition(loan, "active", on)
     loan.last_event_on = on
     session.flush()
-    if loan.principal_repaid > 0:
-        from loansvc.repayments.service import rebuild  # payments so far move onto the new schedule
-
-        rebuild(session, loan, today)
+    ledger.rebuild(session, loan)  # payments so far move onto the new schedule version
     audit(
         session,
         principal,
@@ -271,6 +217,13 @@ def disburse(
         },
     )
     return disbursement
+
+
+def disburse_out(
+    session: Session, principal: Principal, loan_id: str, body: DisbursementCreate, today: date
+) -> DisbursementOut:
+    disbursement = disburse(session, principal, loan_id, body, today)
+    return disbursement_out(session, get_visible(session, principal, loan_id), disbursement)
 
 
 def disbursement_out(
@@ -304,14 +257,20 @@ def disbursement_out(
     )
 
 
-def list_disbursements(session: Session, loan: Loan) -> list[DisbursementOut]:
-    rows = repository.disbursements(session, loan.id)
-    lines = repository.disbursement_lines(session, [d.id for d in rows])
-    out, running = [], Decimal(0)
+def list_disbursements(
+    session: Session, principal: Principal, loan_id: str, limit: int, offset: int
+) -> Page[DisbursementOut]:
+    """A page of the loan's disbursements, oldest first, each with the total disbursed after it."""
+    loan = get_visible(session, principal, loan_id)
+    rows = lending_repository.disbursements(session, loan.id)
+    running, totals = Decimal(0), {}
     for d in rows:
         running += d.amount
-        out.append(disbursement_out(session, loan, d, lines[d.id], running))
-    return out
+        totals[d.id] = running
+    shown = rows[offset : offset + limit]
+    lines = repository.disbursement_lines(session, [d.id for d in shown])
+    items = [disbursement_out(session, loan, d, lines[d.id], totals[d.id]) for d in shown]
+    return Page[DisbursementOut](items=items, total=len(rows), limit=limit, offset=offset)
 
 
 def inspect(
@@ -323,7 +282,7 @@ def inspect(
     check_date(
         body.inspected_on, today=today, not_before=loan.decided_on, field="inspected_on", step="approval"
     )
-    milestones = (loan.terms or {}).get("milestones") or []
+    milestones = terms_of(loan).milestones if loan.approved_amount is not None else ()
     if body.milestone not in milestones:
         raise InvalidInput(
             f"milestone must be one of: {', '.join(milestones)}", code="UNKNOWN_MILESTONE", field="milestone"

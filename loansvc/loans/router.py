@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from loansvc.audit.service import loan_history
 from loansvc.auth.principal import Principal
 from loansvc.fields import Page
-from loansvc.loans import disbursements, repository, service
+from loansvc.loans import disbursements, service, views
 from loansvc.loans.schemas import (
     ApproveRequest,
     DisbursementCreate,
@@ -17,7 +17,6 @@ from loansvc.loans.schemas import (
     HistoryEntryOut,
     InspectionCreate,
     InspectionOut,
-    InstallmentOut,
     LoanCreate,
     LoanOut,
     LoanStatus,
@@ -25,10 +24,8 @@ from loansvc.loans.schemas import (
     ScheduleOut,
     WithdrawRequest,
 )
-from loansvc.registry.repository import page as paginate
 from loansvc.web import idempotency
-from loansvc.web.clock import today
-from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, WriteSessionDep, require
+from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, TodayDep, WriteSessionDep, require
 from loansvc.web.idempotency import IdempotencyKey
 from loansvc.web.problems import AUTH_ERRORS, responses
 
@@ -38,38 +35,43 @@ LOAN_READERS = ALL_ROLES
 
 @router.post("", status_code=201, response_model=LoanOut, responses=responses(*AUTH_ERRORS, 409, 422))
 def apply_for_loan(
-    body: LoanCreate, session: SessionDep, principal: Principal = require("loan_officer", "partner")
+    body: LoanCreate,
+    session: SessionDep,
+    today: TodayDep,
+    principal: Principal = require("loan_officer", "partner"),
 ):
     """Submit an application; a fresh affordability assessment is attached and returned."""
-    loan = service.apply(session, principal, body, today())
-    return service.loan_out(session, principal, loan, today())
+    loan = service.apply(session, principal, body, today)
+    return views.one(session, principal, loan, today)
 
 
 @router.get("", response_model=Page[LoanOut], responses=responses(*AUTH_ERRORS))
 def list_loans(
     session: SessionDep,
     page: PageDep,
+    today: TodayDep,
     status: LoanStatus | None = None,
     household_id: Annotated[str | None, Query(max_length=36)] = None,
     product_id: Annotated[str | None, Query(max_length=36)] = None,
     principal: Principal = require(*LOAN_READERS),
 ):
-    lender = principal.lender_id if principal.is_partner else None
-    query = repository.loans_query(
-        lender_id=lender, status=status, household_id=household_id, product_id=product_id
-    )
-    items, total = paginate(session, query, page.limit, page.offset)
-    return Page[LoanOut](
-        items=[service.loan_out(session, principal, loan, today()) for loan in items],
-        total=total,
+    return views.loans_page(
+        session,
+        principal,
+        status=status,
+        household_id=household_id,
+        product_id=product_id,
         limit=page.limit,
         offset=page.offset,
+        today=today,
     )
 
 
 @router.get("/{loan_id}", response_model=LoanOut, responses=responses(*AUTH_ERRORS, 404))
-def get_loan(loan_id: str, session: SessionDep, principal: Principal = require(*LOAN_READERS)):
-    return service.loan_out(session, principal, service.get_visible(session, principal, loan_id), today())
+def get_loan(
+    loan_id: str, session: SessionDep, today: TodayDep, principal: Principal = require(*LOAN_READERS)
+):
+    return views.get(session, principal, loan_id, today)
 
 
 @router.post("/{loan_id}/approve", response_model=LoanOut, responses=responses(*AUTH_ERRORS, 404, 409, 422))
@@ -77,11 +79,12 @@ def approve_loan(
     loan_id: str,
     body: ApproveRequest,
     session: SessionDep,
+    today: TodayDep,
     principal: Principal = require("loan_officer", "partner"),
 ):
     """Four eyes: the approving key must differ from the submitting key. Approval freezes the terms."""
-    loan = service.approve(session, principal, loan_id, body, today())
-    return service.loan_out(session, principal, loan, today())
+    loan = service.approve(session, principal, loan_id, body, today)
+    return views.one(session, principal, loan, today)
 
 
 @router.post("/{loan_id}/reject", response_model=LoanOut, responses=responses(*AUTH_ERRORS, 404, 409, 422))
@@ -89,10 +92,11 @@ def reject_loan(
     loan_id: str,
     body: RejectRequest,
     session: SessionDep,
+    today: TodayDep,
     principal: Principal = require("loan_officer", "partner"),
 ):
-    loan = service.reject(session, principal, loan_id, body, today())
-    return service.loan_out(session, principal, loan, today())
+    loan = service.reject(session, principal, loan_id, body, today)
+    return views.one(session, principal, loan, today)
 
 
 @router.post("/{loan_id}/withdraw", response_model=LoanOut, responses=responses(*AUTH_ERRORS, 404, 409, 422))
@@ -100,10 +104,11 @@ def withdraw_loan(
     loan_id: str,
     body: WithdrawRequest,
     session: SessionDep,
+    today: TodayDep,
     principal: Principal = require("loan_officer", "partner"),
 ):
-    loan = service.withdraw(session, principal, loan_id, body, today())
-    return service.loan_out(session, principal, loan, today())
+    loan = service.withdraw(session, principal, loan_id, body, today)
+    return views.one(session, principal, loan, today)
 
 
 @router.post(
@@ -117,25 +122,25 @@ def disburse(
     body: DisbursementCreate,
     request: Request,
     session: WriteSessionDep,
+    today: TodayDep,
     idempotency_key: IdempotencyKey = None,
     principal: Principal = require("loan_officer", "partner"),
 ):
     """Materials in kind (loan officer) or a cash tranche (the lender's partner key), tied to a milestone."""
 
     def action():
-        disbursement = disbursements.disburse(session, principal, loan_id, body, today())
-        loan = service.get_visible(session, principal, loan_id)
-        return 201, disbursements.disbursement_out(session, loan, disbursement)
+        return 201, disbursements.disburse_out(session, principal, loan_id, body, today)
 
     return idempotency.run(session, principal, request, idempotency_key, body, action)
 
 
 @router.get(
-    "/{loan_id}/disbursements", response_model=list[DisbursementOut], responses=responses(*AUTH_ERRORS, 404)
+    "/{loan_id}/disbursements", response_model=Page[DisbursementOut], responses=responses(*AUTH_ERRORS, 404)
 )
-def list_disbursements(loan_id: str, session: SessionDep, principal: Principal = require(*LOAN_READERS)):
-    loan = service.get_visible(session, principal, loan_id)
-    return disbursements.list_disbursements(session, loan)
+def list_disbursements(
+    loan_id: str, session: SessionDep, page: PageDep, principal: Principal = require(*LOAN_READERS)
+):
+    return disbursements.list_disbursements(session, principal, loan_id, page.limit, page.offset)
 
 
 @router.post(
@@ -148,36 +153,41 @@ def record_inspection(
     loan_id: str,
     body: InspectionCreate,
     session: SessionDep,
+    today: TodayDep,
     principal: Principal = require("loan_officer", "partner"),
 ):
-    return disbursements.inspect(session, principal, loan_id, body, today())
+    return disbursements.inspect(session, principal, loan_id, body, today)
 
 
 @router.get(
-    "/{loan_id}/inspections", response_model=list[InspectionOut], responses=responses(*AUTH_ERRORS, 404)
+    "/{loan_id}/inspections", response_model=Page[InspectionOut], responses=responses(*AUTH_ERRORS, 404)
 )
-def list_inspections(loan_id: str, session: SessionDep, principal: Principal = require(*LOAN_READERS)):
-    loan = service.get_visible(session, principal, loan_id)
-    return repository.inspections(session, loan.id)
+def list_inspections(
+    loan_id: str, session: SessionDep, page: PageDep, principal: Principal = require(*LOAN_READERS)
+):
+    return views.inspections(session, principal, loan_id, page.limit, page.offset)
 
 
-@router.get("/{loan_id}/schedule", response_model=ScheduleOut, responses=responses(*AUTH_ERRORS, 404))
-def loan_schedule(loan_id: str, session: SessionDep, principal: Principal = require(*LOAN_READERS)):
-    """The current schedule (empty until the first disbursement)."""
-    loan = service.get_visible(session, principal, loan_id)
-    rows = repository.installments(session, loan)
-    return ScheduleOut(
-        loan_id=loan.id,
-        version=loan.schedule_version,
-        currency=loan.currency,
-        installments=[InstallmentOut.model_validate(r) for r in rows],
-    )
+@router.get("/{loan_id}/schedule", response_model=ScheduleOut, responses=responses(*AUTH_ERRORS, 404, 422))
+def loan_schedule(
+    loan_id: str,
+    session: SessionDep,
+    today: TodayDep,
+    as_of: date | None = None,
+    principal: Principal = require(*LOAN_READERS),
+):
+    """The current schedule, each installment with what was paid on it as of `as_of` (default today)."""
+    return views.schedule(session, principal, loan_id, as_of, today)
 
 
 @router.get(
-    "/{loan_id}/history", response_model=list[HistoryEntryOut], responses=responses(*AUTH_ERRORS, 404)
+    "/{loan_id}/history", response_model=Page[HistoryEntryOut], responses=responses(*AUTH_ERRORS, 404)
 )
-def history(loan_id: str, session: SessionDep, principal: Principal = require("loan_officer", "partner")):
+def history(
+    loan_id: str,
+    session: SessionDep,
+    page: PageDep,
+    principal: Principal = require("loan_officer", "partner"),
+):
     """Every state change and money movement, oldest first. Nothing is ever deleted."""
-    loan = service.get_visible(session, principal, loan_id)
-    return loan_history(session, loan.id)
+    return views.history(session, principal, loan_id, page.limit, page.offset)

@@ -111,6 +111,9 @@ class DisbursementOut(OutModel):
     created_at: datetime
 
 
+InstallmentStatus = Literal["paid", "overdue", "due", "partly_paid", "upcoming"]
+
+
 class InstallmentOut(OutModel):
     number: int
     due_date: date
@@ -119,12 +122,22 @@ class InstallmentOut(OutModel):
     fees: DecimalStr
     total: DecimalStr
     balance: DecimalStr
+    penalty: DecimalStr = Field(description="the late fee charged (or owed) on this installment")
+    paid_principal: DecimalStr
+    paid_interest: DecimalStr
+    paid_fees: DecimalStr
+    paid_penalty: DecimalStr
+    status: InstallmentStatus = Field(
+        description="as of the day: paid in full; overdue (due date passed, not fully paid); due (falls due"
+        " that day); partly_paid (not yet due, partly paid); upcoming"
+    )
 
 
 class ScheduleOut(OutModel):
     loan_id: str
     version: int
     currency: str
+    as_of: date
     installments: list[InstallmentOut]
 
 
@@ -149,8 +162,17 @@ class LoanOut(OutModel):
     approved_amount: DecimalStr | None
     terms: dict[str, Any] | None
     disbursed_amount: DecimalStr
-    outstanding_principal: DecimalStr
-    next_installment: InstallmentOut | None
+    principal_paid: DecimalStr
+    written_off_principal: DecimalStr
+    outstanding_principal: DecimalStr = Field(
+        description="disbursed - principal paid - written off (0 once written off)"
+    )
+    overdue_amount: DecimalStr
+    days_past_due: int
+    total_paid: DecimalStr = Field(description="every payment that counts, credit included (not recoveries)")
+    credit_balance: DecimalStr
+    recovered_amount: DecimalStr = Field(description="received on the loan after its write-off")
+    next_installment: InstallmentOut | None = Field(description="the first installment not fully paid")
     assessment: dict[str, Any] | None
     created_at: datetime
 

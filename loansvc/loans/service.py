@@ -1,4 +1,4 @@
-"""Loan applications and decisions: apply, approve (four eyes), reject, withdraw, and reads.
+"""Loan applications and decisions: apply, approve (four eyes), reject, withdraw.
 
 A partner key acts only on its own lender's loans: anything else is 404. Every state change is
 written to the audit log with the state before and after.
@@ -8,82 +8,20 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy.orm import Session
 
-from loansvc.affordability import service as affordability
+from loansvc import affordability
 from loansvc.audit.service import record as audit
 from loansvc.auth.principal import Principal
 from loansvc.db.models import Assessment, Household, Lender, Loan, Product
-from loansvc.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from loansvc.domain.errors import Conflict, Forbidden, InvalidInput
 from loansvc.domain.money import round_money
-from loansvc.loans import repository
-from loansvc.loans.schemas import (
-    ApproveRequest,
-    InstallmentOut,
-    LoanCreate,
-    LoanOut,
-    RejectRequest,
-    WithdrawRequest,
-)
+from loansvc.lending.access import check_date, get_visible, snapshot
+from loansvc.lending.status import check_transition, transition
+from loansvc.lending.terms import application_terms, freeze
+from loansvc.loans.schemas import ApproveRequest, LoanCreate, RejectRequest, WithdrawRequest
 from loansvc.registry.service import link_household_to_lender
-
-TRANSITIONS = {
-    "submitted": {"approved", "rejected", "withdrawn"},
-    "approved": {"active", "withdrawn"},
-    "active": {"closed", "written_off"},
-}
-
-
-def check_date(
-    value: date, *, today: date, not_before: date | None, field: str, step: str = "the step before"
-) -> None:
-    if value > today:
-        raise InvalidInput(f"{field} {value} is in the future", code="DATE_IN_FUTURE", field=field)
-    if not_before is not None and value < not_before:
-        raise InvalidInput(
-            f"{field} {value} is before {step} ({not_before})", code="DATE_BEFORE_PREVIOUS_STEP", field=field
-        )
-
-
-def illegal_transition(loan: Loan, message: str) -> Conflict:
-    """409 ILLEGAL_TRANSITION, with the loan's current status in the problem details."""
-    error = Conflict(message, code="ILLEGAL_TRANSITION")
-    error.extra = {"current_status": loan.status}  # type: ignore[attr-defined]
-    return error
-
-
-def check_transition(loan: Loan, to: str) -> None:
-    if to not in TRANSITIONS.get(loan.status, set()):
-        raise illegal_transition(loan, f"a {loan.status} loan cannot become {to}")
-
-
-def transition(loan: Loan, to: str) -> None:
-    check_transition(loan, to)
-    loan.status = to
-
-
-def snapshot(loan: Loan) -> dict[str, Any]:
-    def amount(value: Decimal | None) -> str | None:
-        # in the minor unit, so the log reads alike before and after a database round trip
-        return None if value is None else str(round_money(value, loan.currency))
-
-    return {
-        "status": loan.status,
-        "amount": amount(loan.amount),
-        "approved_amount": amount(loan.approved_amount),
-        "disbursed_amount": amount(loan.disbursed_amount),
-        "schedule_version": loan.schedule_version,
-    }
-
-
-def get_visible(session: Session, principal: Principal, loan_id: str, *, lock: bool = False) -> Loan:
-    lender = principal.lender_id if principal.is_partner else None
-    loan = repository.get(session, loan_id, lender_id=lender, lock=lock)
-    if loan is None:
-        raise NotFound(f"no loan {loan_id}", code="LOAN_NOT_FOUND")
-    return loan
 
 
 def _product_for(session: Session, principal: Principal, product_id: str) -> tuple[Product, Lender]:
@@ -161,7 +99,7 @@ def apply(session: Session, principal: Principal, body: LoanCreate, today: date)
         last_event_on=submitted_on,
         disbursed_amount=Decimal(0),
         schedule_version=0,
-        terms={"grace_principal_periods": body.grace_principal_periods},
+        terms=application_terms(body.grace_principal_periods),
     )
     session.add(loan)
     session.flush()
@@ -194,30 +132,6 @@ def _check_decider(session: Session, principal: Principal, loan: Loan) -> Lender
     return lender
 
 
-def frozen_terms(product: Product, loan: Loan, approved_amount: Decimal) -> dict[str, Any]:
-    """The contract terms, copied from the product at approval so later product edits never reach them."""
-    return {
-        "currency": product.currency,
-        "approved_amount": str(approved_amount),
-        "term": loan.term,
-        "annual_rate_percent": str(product.annual_rate_percent),
-        "interest_method": product.interest_method,
-        "amortization": product.amortization,
-        "frequency": product.frequency,
-        "interest_calculation": product.interest_calculation,
-        "day_count": product.day_count,
-        "installment_multiple": None
-        if product.installment_multiple is None
-        else str(product.installment_multiple),
-        "fees": product.fees,
-        "grace_principal_periods": (loan.terms or {}).get("grace_principal_periods", 0),
-        "first_repayment_date": None
-        if loan.first_repayment_date is None
-        else loan.first_repayment_date.isoformat(),
-        "milestones": product.milestones,
-    }
-
-
 def approve(session: Session, principal: Principal, loan_id: str, body: ApproveRequest, today: date) -> Loan:
     loan = get_visible(session, principal, loan_id, lock=True)
     check_transition(loan, "approved")  # the current status answers first, whatever else is wrong
@@ -243,7 +157,9 @@ def approve(session: Session, principal: Principal, loan_id: str, body: ApproveR
     transition(loan, "approved")
     product = session.get(Product, loan.product_id)
     loan.approved_amount = approved_amount
-    loan.terms = frozen_terms(product, loan, approved_amount)
+    frozen = freeze(product, loan, approved_amount)
+    loan.terms = frozen.to_json()
+    loan.periods_per_year = frozen.frequency.periods_per_year
     loan.decided_on = approved_on
     loan.decided_by = principal.name
     loan.decision_note = body.note
@@ -310,42 +226,3 @@ def withdraw(
         after=snapshot(loan) | {"note": body.note},
     )
     return loan
-
-
-def outstanding_principal(session: Session, loan: Loan) -> Decimal:
-    """Disbursed principal not yet repaid (repayments reduce it once recorded)."""
-    from loansvc.loans import balances
-
-    return balances.outstanding_principal(session, loan)
-
-
-def loan_out(session: Session, principal: Principal, loan: Loan, today: date) -> LoanOut:
-    rows = repository.installments(session, loan)
-    upcoming = next((r for r in rows if r.due_date >= today), None)
-    assessment = session.get(Assessment, loan.assessment_id) if loan.assessment_id else None
-    return LoanOut(
-        id=loan.id,
-        status=loan.status,
-        household_id=loan.household_id,
-        product_id=loan.product_id,
-        lender_id=loan.lender_id,
-        currency=loan.currency,
-        amount=loan.amount,
-        term=loan.term,
-        purpose=loan.purpose,
-        housing_model_code=loan.housing_model_code,
-        first_repayment_date=loan.first_repayment_date,
-        submitted_on=loan.submitted_on,
-        submitted_by=loan.submitted_by,
-        decided_on=loan.decided_on,
-        decided_by=loan.decided_by,
-        decision_note=loan.decision_note,
-        override_reason=loan.override_reason,
-        approved_amount=loan.approved_amount,
-        terms=loan.terms if loan.approved_amount is not None else None,
-        disbursed_amount=round_money(loan.disbursed_amount, loan.currency),
-        outstanding_principal=round_money(outstanding_principal(session, loan), loan.currency),
-        next_installment=InstallmentOut.model_validate(upcoming) if upcoming else None,
-        assessment=affordability.assessment_view(assessment, principal) if assessment else None,
-        created_at=loan.created_at,
-    )

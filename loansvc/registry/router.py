@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from loansvc.auth.principal import Principal
 from loansvc.fields import Page
-from loansvc.registry import repository, service
+from loansvc.registry import service
 from loansvc.registry.schemas import (
     HouseholdCreate,
     HouseholdOut,
@@ -20,7 +20,7 @@ from loansvc.registry.schemas import (
     SiteCreate,
     SiteOut,
 )
-from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, require
+from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, SettingsDep, require
 from loansvc.web.problems import AUTH_ERRORS, responses
 
 router = APIRouter(prefix="/v1")
@@ -40,7 +40,7 @@ def create_lender(body: LenderCreate, session: SessionDep, principal: Principal 
 
 @router.get("/lenders", response_model=Page[LenderOut], tags=["registry"], responses=responses(*AUTH_ERRORS))
 def list_lenders(session: SessionDep, page: PageDep, principal: Principal = require(*ALL_ROLES)):
-    items, total = repository.page(session, repository.lenders_query(), page.limit, page.offset)
+    items, total = service.list_lenders(session, page.limit, page.offset)
     return Page[LenderOut](items=items, total=total, limit=page.limit, offset=page.offset)
 
 
@@ -61,8 +61,10 @@ def get_lender(lender_id: str, session: SessionDep, principal: Principal = requi
     tags=["registry"],
     responses=responses(*AUTH_ERRORS, 409, 422),
 )
-def create_product(body: ProductCreate, session: SessionDep, principal: Principal = require("partner")):
-    return service.create_product(session, principal, body)
+def create_product(
+    body: ProductCreate, session: SessionDep, settings: SettingsDep, principal: Principal = require("partner")
+):
+    return service.create_product(session, principal, body, khr_per_usd=settings.khr_per_usd)
 
 
 @router.get(
@@ -98,7 +100,7 @@ def create_site(body: SiteCreate, session: SessionDep, principal: Principal = re
 
 @router.get("/sites", response_model=Page[SiteOut], tags=["registry"], responses=responses(*AUTH_ERRORS))
 def list_sites(session: SessionDep, page: PageDep, principal: Principal = require(*ALL_ROLES)):
-    items, total = repository.page(session, repository.sites_query(), page.limit, page.offset)
+    items, total = service.list_sites(session, page.limit, page.offset)
     return Page[SiteOut](items=items, total=total, limit=page.limit, offset=page.offset)
 
 

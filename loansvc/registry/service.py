@@ -10,7 +10,9 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from loansvc.affordability.policies import policy_record
 from loansvc.auth.principal import Principal
+from loansvc.db.base import utcnow
 from loansvc.db.models import (
     Household,
     HouseholdDebt,
@@ -49,6 +51,10 @@ def create_lender(session: Session, body: LenderCreate) -> Lender:
     return lender
 
 
+def list_lenders(session: Session, limit: int, offset: int) -> tuple[list[Lender], int]:
+    return repository.page(session, repository.lenders_query(), limit, offset)
+
+
 def get_lender(session: Session, lender_id: str) -> Lender:
     lender = session.get(Lender, lender_id)
     if lender is None:
@@ -66,16 +72,17 @@ def _check_minor_units(value: Decimal | None, currency: str, field: str) -> None
         )
 
 
-def create_product(session: Session, principal: Principal, body: ProductCreate) -> Product:
+def create_product(
+    session: Session, principal: Principal, body: ProductCreate, *, khr_per_usd: Decimal | None = None
+) -> Product:
+    """`khr_per_usd`: the app's riel rate, for the default policy if a named version brings it into use."""
     if principal.is_partner and body.lender_id != principal.lender_id:
         raise Forbidden("a partner creates products for its own lender only", code="OTHER_LENDER")
     lender = session.get(Lender, body.lender_id)
     if lender is None:
         raise InvalidInput(f"no lender {body.lender_id}", code="UNKNOWN_LENDER", field="lender_id")
     if body.policy_version is not None:
-        from loansvc.affordability.service import policy_record
-
-        policy_record(session)  # the default version exists from first use on
+        policy_record(session, khr_per_usd=khr_per_usd)  # the default version exists from first use on
         policy_record(session, body.policy_version)  # 422 UNKNOWN_POLICY naming policy_version
     if repository.product_name_taken(session, lender.id, body.name):
         raise Conflict(f"the lender already has a product named {body.name!r}", code="PRODUCT_NAME_TAKEN")
@@ -142,6 +149,10 @@ def create_site(session: Session, body: SiteCreate) -> Site:
     return site
 
 
+def list_sites(session: Session, limit: int, offset: int) -> tuple[list[Site], int]:
+    return repository.page(session, repository.sites_query(), limit, offset)
+
+
 def get_site(session: Session, site_id: str) -> Site:
     site = session.get(Site, site_id)
     if site is None:
@@ -152,7 +163,8 @@ def get_site(session: Session, site_id: str) -> Site:
 # Households ---------------------------------------------------------------------------------------
 
 
-def _finance_lines(body: HouseholdCreate | HouseholdPatch, household: Household) -> None:
+def _finance_lines(body: HouseholdCreate | HouseholdPatch, household: Household) -> bool:
+    """Replace the lines the body sends; whether it sent any."""
     if body.incomes is not None:
         household.incomes = [
             HouseholdIncome(position=k, **i.model_dump()) for k, i in enumerate(body.incomes)
@@ -165,6 +177,7 @@ def _finance_lines(body: HouseholdCreate | HouseholdPatch, household: Household)
         household.existing_debts = [
             HouseholdDebt(position=k, **d.model_dump()) for k, d in enumerate(body.existing_debts)
         ]
+    return any(lines is not None for lines in (body.incomes, body.expenses, body.existing_debts))
 
 
 def create_household(session: Session, body: HouseholdCreate) -> Household:
@@ -207,9 +220,12 @@ def patch_household(
         raise Conflict(
             f"parcel {changes['parcel_code']} of this site already has a household", code="PARCEL_TAKEN"
         )
+    changed = any(getattr(household, key) != value for key, value in changes.items())
     for key, value in changes.items():
         setattr(household, key, value)
-    _finance_lines(body, household)
+    # the lines are rows of their own: the household row's onupdate never sees them change
+    if _finance_lines(body, household) or changed:
+        household.updated_at = utcnow()
     session.flush()
     return household
 

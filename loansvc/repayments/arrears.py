@@ -1,97 +1,55 @@
-"""Arrears of one loan as of any date, and write-offs with four-eyes confirmation.
-
-As of a date, only what was paid on or before it counts, so the same loan reads differently
-for a report of last month and for today.
-"""
+"""Arrears of one loan as of any date, and write-offs with four-eyes confirmation, both read from
+the ledger's figures (so they agree with the loan, its schedule and its repayments)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date
-from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
 from loansvc.audit.service import record as audit
 from loansvc.auth.principal import Principal
-from loansvc.config import get_settings
 from loansvc.db.base import utcnow
 from loansvc.db.models import Loan, WriteOff
-from loansvc.domain import arrears as arrears_engine
-from loansvc.domain.errors import Conflict
+from loansvc.domain.errors import Conflict, InvalidInput
 from loansvc.domain.money import round_money
-from loansvc.loans import repository as loans_repository
-from loansvc.loans.service import check_date, get_visible, illegal_transition, snapshot
+from loansvc.lending import ledger, reads
+from loansvc.lending.access import check_collector, check_date, get_visible, snapshot
+from loansvc.lending.status import illegal_transition, settle_write_off
 from loansvc.repayments import repository
 from loansvc.repayments.schemas import ArrearsOut, WriteOffOut
-from loansvc.repayments.service import check_collector
 
 
-def owed_as_of(session: Session, loan: Loan, as_of: date) -> tuple[list[arrears_engine.Owed], Decimal]:
-    """Each installment with what had been paid on it by `as_of`, and the principal outstanding then."""
-    paid: dict[int, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 4)
-    for a in repository.allocations(session, loan.id):
-        if a.paid_on <= as_of:
-            parts = paid[a.number]
-            parts[0] += a.principal
-            parts[1] += a.interest
-            parts[2] += a.fees
-            parts[3] += a.penalty
-    owed = []
-    for row in loans_repository.installments(session, loan):
-        p = paid[row.number]
-        owed.append(
-            arrears_engine.Owed(
-                number=row.number,
-                due_date=row.due_date,
-                principal_due=row.principal,
-                interest_due=row.interest,
-                fees_due=row.fees,
-                penalty_due=row.penalty,
-                principal_paid=p[0],
-                interest_paid=p[1],
-                fees_paid=p[2],
-                penalty_paid=p[3],
-            )
-        )
-    disbursed = sum(
-        (d.amount for d in loans_repository.disbursements(session, loan.id) if d.disbursed_on <= as_of),
-        Decimal(0),
-    )
-    repaid = sum((p[0] for p in paid.values()), Decimal(0))
-    return owed, disbursed - repaid
-
-
-def loan_arrears(session: Session, loan: Loan, as_of: date) -> arrears_engine.LoanArrears:
-    owed, outstanding = owed_as_of(session, loan, as_of)
-    if loan.status == "written_off" and loan.written_off_on and loan.written_off_on <= as_of:
-        outstanding = Decimal(0)
-    months = arrears_engine.term_in_months(loan.term, (loan.terms or {}).get("frequency", "monthly"))
-    return arrears_engine.loan_arrears(owed, outstanding, months, loan.currency, as_of)
-
-
-def arrears_out(session: Session, loan: Loan, as_of: date) -> ArrearsOut:
-    a = loan_arrears(session, loan, as_of)
-    _, outstanding = owed_as_of(session, loan, as_of)
-    q = loan.currency
+def arrears_out(
+    session: Session, principal: Principal, loan_id: str, as_of: date | None, today: date
+) -> ArrearsOut:
+    when = as_of or today
+    if when > today:
+        raise InvalidInput("as_of cannot be in the future", code="DATE_IN_FUTURE", field="as_of")
+    loan = get_visible(session, principal, loan_id)
+    f = reads.figures(session, loan, when, today)
+    a = f.arrears
     return ArrearsOut(
         loan_id=loan.id,
-        as_of=as_of,
+        as_of=when,
         currency=loan.currency,
         days_past_due=a.days_past_due,
-        overdue_amount=round_money(a.overdue_amount, q),
-        overdue_principal=round_money(a.overdue_principal, q),
-        overdue_interest=round_money(a.overdue_interest, q),
+        overdue_amount=a.overdue_amount,
+        overdue_principal=a.overdue_principal,
+        overdue_interest=a.overdue_interest,
+        overdue_fees=a.overdue_fees,
+        overdue_penalty=a.overdue_penalty,
         bucket=a.bucket,
         classification=a.classification,
         provision_percent=a.provision_percent,
-        provision=round_money(a.provision, q),
-        outstanding_principal=round_money(outstanding, q),
+        provision=a.provision,
+        outstanding_principal=f.outstanding_principal,
+        written_off_principal=f.written_off_principal,
         non_performing=a.non_performing,
     )
 
 
-def _write_off_out(session: Session, loan: Loan, w: WriteOff) -> WriteOffOut:
+def _write_off_out(loan: Loan, w: WriteOff) -> WriteOffOut:
     return WriteOffOut(
         id=w.id,
         loan_id=loan.id,
@@ -108,7 +66,13 @@ def _write_off_out(session: Session, loan: Loan, w: WriteOff) -> WriteOffOut:
 
 
 def write_off(
-    session: Session, principal: Principal, loan_id: str, reason: str, on: date | None, today: date
+    session: Session,
+    principal: Principal,
+    loan_id: str,
+    reason: str,
+    on: date | None,
+    today: date,
+    min_days_past_due: int,
 ) -> tuple[int, WriteOffOut]:
     """The first key requests (202, pending); a second, different key confirms (200, written off)."""
     loan = get_visible(session, principal, loan_id, lock=True)
@@ -119,11 +83,11 @@ def write_off(
     check_date(on, today=today, not_before=loan.last_event_on, field="written_off_on")
     pending = repository.pending_write_off(session, loan.id)
     if pending is None:
-        arrears = loan_arrears(session, loan, on)
-        minimum = get_settings().write_off_min_days_past_due
-        if arrears.days_past_due < minimum:
+        figures = reads.figures(session, loan, on, today)
+        if figures.days_past_due < min_days_past_due:
             raise Conflict(
-                f"the loan is {arrears.days_past_due} days past due; a write-off needs at least {minimum}",
+                f"the loan is {figures.days_past_due} days past due; a write-off needs at least "
+                f"{min_days_past_due}",
                 code="NOT_WRITE_OFF_ELIGIBLE",
             )
         request = WriteOff(
@@ -133,8 +97,8 @@ def write_off(
             requested_on=on,
             requested_by=principal.name,
             requested_by_key_id=principal.key_id,
-            days_past_due=arrears.days_past_due,
-            principal=loan.disbursed_amount - loan.principal_repaid,
+            days_past_due=figures.days_past_due,
+            principal=figures.outstanding_principal,
         )
         session.add(request)
         session.flush()
@@ -145,22 +109,15 @@ def write_off(
             entity_id=request.id,
             loan_id=loan.id,
             action="write_off_requested",
-            after={"reason": reason, "days_past_due": arrears.days_past_due},
+            after={"reason": reason, "days_past_due": figures.days_past_due},
         )
-        return 202, _write_off_out(session, loan, request)
+        return 202, _write_off_out(loan, request)
     if pending.requested_by_key_id == principal.key_id:
         raise Conflict("four eyes: a second key must confirm the write-off", code="FOUR_EYES")
     before = snapshot(loan)
-    pending.status, pending.confirmed_by, pending.confirmed_on, pending.confirmed_at = (
-        "confirmed",
-        principal.name,
-        on,
-        utcnow(),
-    )
-    loan.status = "written_off"
-    loan.written_off_on = on
-    loan.written_off_principal = loan.disbursed_amount - loan.principal_repaid
-    loan.last_event_on = on
+    settle_write_off(pending, "confirmed")
+    pending.confirmed_by, pending.confirmed_on, pending.confirmed_at = principal.name, on, utcnow()
+    written_off = ledger.write_off(loan, on)
     session.flush()
     audit(
         session,
@@ -170,7 +127,6 @@ def write_off(
         loan_id=loan.id,
         action="written_off",
         before=before,
-        after=snapshot(loan)
-        | {"written_off_principal": str(loan.written_off_principal), "reason": pending.reason},
+        after=snapshot(loan) | {"written_off_principal": str(written_off), "reason": pending.reason},
     )
-    return 200, _write_off_out(session, loan, pending)
+    return 200, _write_off_out(loan, pending)

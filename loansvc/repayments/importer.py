@@ -18,16 +18,16 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy.orm import Session
 
-from loansvc.audit.service import record as audit
 from loansvc.auth.principal import Principal
 from loansvc.db.base import new_id
-from loansvc.db.models import Loan, Product, Repayment
+from loansvc.db.models import Loan
 from loansvc.domain.errors import DomainError, InvalidInput
-from loansvc.loans import repository as loans_repository
+from loansvc.lending import ledger
+from loansvc.lending import repository as lending_repository
+from loansvc.lending.access import check_collector
 from loansvc.repayments import repository, service
 
 COLUMNS = ("loan_id", "paid_on", "amount", "reference")
-MAX_ROWS = 20_000
 
 
 @dataclass
@@ -49,7 +49,7 @@ class _Row:
     reference: str
 
 
-def parse(data: bytes, max_rows: int = MAX_ROWS) -> tuple[list[_Row], list[dict]]:
+def parse(data: bytes, max_rows: int) -> tuple[list[_Row], list[dict]]:
     """Decode and parse the file; return the well-formed rows and the rejected lines."""
     try:
         text = data.decode("utf-8-sig")
@@ -137,80 +137,89 @@ def import_rows(
     valid_rows: bool,
     progress: Callable[[int], None] | None = None,
 ) -> ImportOutcome:
+    """Record the rows, loan by loan (each loan locked), each payment through the ledger as if it
+    came alone. All-or-nothing: a rejected row undoes the whole file (nothing is recorded)."""
     outcome = ImportOutcome(rejected=list(rejected))
     by_loan: dict[str, list[_Row]] = defaultdict(list)
     for row in rows:
         by_loan[row.loan_id].append(row)
     known = repository.references(session, list(by_loan))
     batch = new_id()
-    pending: list[tuple[Loan, list[Repayment]]] = []
+    whole_file = session.begin_nested()
     for loan_id, loan_rows in by_loan.items():
         loan = _visible_loan(session, principal, loan_id, outcome, loan_rows)
-        if loan is None:
-            continue
-        new: list[Repayment] = []
-        for row in sorted(loan_rows, key=lambda r: (r.paid_on, r.line)):
-            if (loan_id, row.reference) in known:
-                outcome.duplicates += 1
-                continue
-            try:
-                service.validate_payment(loan, row.amount, row.paid_on, today)
-            except DomainError as exc:
-                outcome.rejected.append({"line": row.line, "reason": exc.message})
-                continue
-            candidate = Repayment(
-                id=new_id(),
-                loan_id=loan.id,
-                amount=row.amount,
-                paid_on=row.paid_on,
-                reference=row.reference,
-                channel="file",
-                created_by=principal.name,
-                batch=batch,
-            )
-            candidate.line = row.line  # type: ignore[attr-defined]
-            if _overpays(session, loan, [*new, candidate], today):
-                outcome.rejected.append(
-                    {"line": row.line, "reason": "more than everything the loan still owes"}
-                )
-                continue
-            known.add((loan_id, row.reference))
-            new.append(candidate)
-        if new:
-            pending.append((loan, new))
+        if loan is not None:
+            for row in sorted(loan_rows, key=lambda r: (r.paid_on, r.line)):
+                _record_row(session, principal, loan, row, known, batch, today, outcome)
         if progress:
             progress(len(loan_rows))
     outcome.rejected.sort(key=lambda r: r["line"])
     if outcome.rejected and not valid_rows:
+        whole_file.rollback()
+        outcome.recorded = 0
         return outcome
-    for loan, new in pending:
-        session.add_all(new)
-        session.flush()
-        service.rebuild(session, loan, today)
-        outcome.recorded += len(new)
-        audit(
-            session,
-            principal,
-            entity_type="loan",
-            entity_id=loan.id,
-            loan_id=loan.id,
-            action="repaid_from_file",
-            after={"batch": batch, "payments": len(new), "amount": str(sum(r.amount for r in new))},
-        )
+    whole_file.commit()
     return outcome
+
+
+def _record_row(
+    session, principal, loan: Loan, row: _Row, known: set, batch: str, today: date, outcome
+) -> None:
+    if (loan.id, row.reference) in known:
+        outcome.duplicates += 1
+        return
+    try:
+        service.validate_payment(loan, row.amount, row.paid_on, today)
+        payment = ledger.PaymentIn(
+            amount=row.amount,
+            paid_on=row.paid_on,
+            reference=row.reference,
+            channel="file",
+            created_by=principal.name,
+            batch=batch,
+        )
+        with session.begin_nested():  # a refused row leaves the others as they were
+            service.record_checked(session, principal, loan, payment)
+    except DomainError as exc:
+        reason = "more than everything the loan still owes" if exc.code == "OVERPAYMENT" else exc.message
+        outcome.rejected.append({"line": row.line, "reason": reason})
+        return
+    known.add((loan.id, row.reference))
+    outcome.recorded += 1
+
+
+def import_file(
+    session: Session,
+    principal: Principal,
+    data: bytes,
+    today: date,
+    *,
+    valid_rows: bool,
+    max_rows: int,
+    progress: Callable[[int], None] | None = None,
+) -> dict:
+    """Parse and import a file; all-or-nothing with rejected rows is a 422 carrying the outcome."""
+    rows, rejected = parse(data, max_rows)
+    outcome = import_rows(session, principal, rows, rejected, today, valid_rows=valid_rows, progress=progress)
+    if outcome.rejected and not valid_rows:
+        error = InvalidInput(
+            f"{len(outcome.rejected)} rows were rejected, so nothing was recorded", code="ROWS_REJECTED"
+        )
+        error.extra = outcome.as_dict()  # type: ignore[attr-defined]  (the same body as a success)
+        raise error
+    return outcome.as_dict()
 
 
 def _visible_loan(
     session: Session, principal: Principal, loan_id: str, outcome: ImportOutcome, rows: list[_Row]
 ) -> Loan | None:
-    lender = principal.lender_id if principal.is_partner else None
-    loan = loans_repository.get(session, loan_id, lender_id=lender, lock=True)
+    loan = lending_repository.get(session, loan_id, lender_id=principal.lender_scope, lock=True)
     reason = None
     if loan is None:
         reason = f"unknown loan {loan_id}"
     else:
         try:
-            service.check_collector(session, principal, loan)
+            check_collector(session, principal, loan)
             service.check_payable(loan)
         except DomainError as exc:  # Forbidden too: this caller does not collect on this loan
             reason = exc.message
@@ -218,12 +227,3 @@ def _visible_loan(
         return loan
     outcome.rejected.extend({"line": r.line, "reason": reason} for r in rows)
     return None
-
-
-def _overpays(session: Session, loan: Loan, new: list[Repayment], today: date) -> bool:
-    product = session.get(Product, loan.product_id)
-    if product.allow_credit_balance:
-        return False
-    payments = service.active_payments(session, loan, new)
-    _, result = service.allocate(session, loan, product, payments, today)
-    return result.credit_balance > 0

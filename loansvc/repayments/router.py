@@ -9,9 +9,7 @@ from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 
 from loansvc.auth.principal import Principal
-from loansvc.db.models import Repayment
-from loansvc.domain.errors import InvalidInput
-from loansvc.loans.service import get_visible
+from loansvc.fields import Page
 from loansvc.repayments import arrears, importer, service
 from loansvc.repayments.schemas import (
     ArrearsOut,
@@ -23,8 +21,7 @@ from loansvc.repayments.schemas import (
     WriteOffRequest,
 )
 from loansvc.web import idempotency
-from loansvc.web.clock import today
-from loansvc.web.deps import ALL_ROLES, SessionDep, WriteSessionDep, require
+from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, SettingsDep, TodayDep, WriteSessionDep, require
 from loansvc.web.idempotency import IdempotencyKey
 from loansvc.web.problems import AUTH_ERRORS, PROBLEM_MEDIA_TYPE, responses
 
@@ -42,24 +39,31 @@ def record_repayment(
     body: RepaymentCreate,
     request: Request,
     session: WriteSessionDep,
+    today: TodayDep,
     idempotency_key: IdempotencyKey = None,
     principal: Principal = require("loan_officer", "partner"),
 ):
-    """A payment, allocated oldest installment first (penalties, fees, interest, principal by default)."""
+    """A payment, allocated oldest installment first (penalties, fees, interest, principal by default).
+    On a written-off loan it is recorded as a recovery."""
 
     def action():
-        repayment = service.record(session, principal, loan_id, body, today())
-        loan = get_visible(session, principal, loan_id)
-        return 201, service.repayment_out(session, loan, repayment)
+        repayment = service.record(session, principal, loan_id, body, today)
+        return 201, service.repayment_out(session, principal, repayment, today)
 
     return idempotency.run(session, principal, request, idempotency_key, body, action)
 
 
 @router.get(
-    "/loans/{loan_id}/repayments", response_model=list[RepaymentOut], responses=responses(*AUTH_ERRORS, 404)
+    "/loans/{loan_id}/repayments", response_model=Page[RepaymentOut], responses=responses(*AUTH_ERRORS, 404)
 )
-def list_repayments(loan_id: str, session: SessionDep, principal: Principal = require(*ALL_ROLES)):
-    return service.list_repayments(session, get_visible(session, principal, loan_id))
+def list_repayments(
+    loan_id: str,
+    session: SessionDep,
+    page: PageDep,
+    today: TodayDep,
+    principal: Principal = require(*ALL_ROLES),
+):
+    return service.list_repayments(session, principal, loan_id, page.limit, page.offset, today)
 
 
 @router.post(
@@ -71,12 +75,12 @@ def reverse_repayment(
     repayment_id: str,
     body: ReverseRequest,
     session: WriteSessionDep,
+    today: TodayDep,
     principal: Principal = require("loan_officer", "partner"),
 ):
     """Undo a payment with a compensating entry; the other payments are re-allocated. Nothing is deleted."""
-    repayment = service.reverse(session, principal, repayment_id, body, today())
-    loan = get_visible(session, principal, repayment.loan_id)
-    return service.repayment_out(session, loan, session.get(Repayment, repayment.id))
+    repayment = service.reverse(session, principal, repayment_id, body, today)
+    return service.repayment_out(session, principal, repayment, today)
 
 
 @router.post(
@@ -93,35 +97,35 @@ def reverse_repayment(
 )
 def import_repayments(
     session: WriteSessionDep,
+    settings: SettingsDep,
+    today: TodayDep,
     file: Annotated[UploadFile, File(description="CSV, UTF-8: loan_id,paid_on,amount,reference")],
     mode: Annotated[Literal["all_or_nothing", "valid_rows"], Query()] = "all_or_nothing",
     principal: Principal = require("loan_officer", "partner"),
 ):
     """A partner's monthly file. All-or-nothing by default; `?mode=valid_rows` records the good rows."""
-    from loansvc.config import get_settings
-
-    rows, rejected = importer.parse(file.file.read(), get_settings().max_import_rows)
-    outcome = importer.import_rows(
-        session, principal, rows, rejected, today(), valid_rows=mode == "valid_rows"
+    return importer.import_file(
+        session,
+        principal,
+        file.file.read(),
+        today,
+        valid_rows=mode == "valid_rows",
+        max_rows=settings.max_import_rows,
     )
-    if outcome.rejected and mode == "all_or_nothing":
-        error = InvalidInput(
-            f"{len(outcome.rejected)} rows were rejected, so nothing was recorded", code="ROWS_REJECTED"
-        )
-        error.extra = outcome.as_dict()  # type: ignore[attr-defined]  (the same body as a success)
-        raise error
-    return outcome.as_dict()
 
 
-@router.get("/loans/{loan_id}/arrears", response_model=ArrearsOut, responses=responses(*AUTH_ERRORS, 404))
+@router.get(
+    "/loans/{loan_id}/arrears", response_model=ArrearsOut, responses=responses(*AUTH_ERRORS, 404, 422)
+)
 def loan_arrears(
-    loan_id: str, session: SessionDep, as_of: date | None = None, principal: Principal = require(*ALL_ROLES)
+    loan_id: str,
+    session: SessionDep,
+    today: TodayDep,
+    as_of: date | None = None,
+    principal: Principal = require(*ALL_ROLES),
 ):
     """Overdue amount, days past due (from the oldest unpaid installment), bucket, NBC class and provision."""
-    when = as_of or today()
-    if when > today():
-        raise InvalidInput("as_of cannot be in the future", code="DATE_IN_FUTURE", field="as_of")
-    return arrears.arrears_out(session, get_visible(session, principal, loan_id), when)
+    return arrears.arrears_out(session, principal, loan_id, as_of, today)
 
 
 @router.post(
@@ -136,8 +140,18 @@ def write_off(
     loan_id: str,
     body: WriteOffRequest,
     session: WriteSessionDep,
+    settings: SettingsDep,
+    today: TodayDep,
     principal: Principal = require("loan_officer", "partner"),
 ):
     """Four eyes: the first key requests (202); a second key confirms (200) and the loan is written off."""
-    status, out = arrears.write_off(session, principal, loan_id, body.reason, body.written_off_on, today())
+    status, out = arrears.write_off(
+        session,
+        principal,
+        loan_id,
+        body.reason,
+        body.written_off_on,
+        today,
+        settings.write_off_min_days_past_due,
+    )
     return JSONResponse(out.model_dump(mode="json"), status_code=status)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
@@ -37,6 +37,9 @@ class AllocationOut(OutModel):
 class RepaymentOut(OutModel):
     id: str
     loan_id: str
+    kind: Literal["repayment", "recovery"] = Field(
+        description="a payment on a written-off loan is a recovery: counted, not allocated"
+    )
     amount: DecimalStr
     paid_on: date
     reference: str
@@ -46,6 +49,7 @@ class RepaymentOut(OutModel):
     allocations: list[AllocationOut]
     loan_status: str
     outstanding_principal: DecimalStr
+    recovered_amount: DecimalStr
     created_by: str
     created_at: datetime
 
@@ -69,11 +73,14 @@ class ArrearsOut(OutModel):
     overdue_amount: DecimalStr
     overdue_principal: DecimalStr
     overdue_interest: DecimalStr
+    overdue_fees: DecimalStr
+    overdue_penalty: DecimalStr
     bucket: str
     classification: str
     provision_percent: DecimalStr
     provision: DecimalStr
     outstanding_principal: DecimalStr
+    written_off_principal: DecimalStr
     non_performing: bool
 
 

@@ -30,6 +30,8 @@ MONEY = (
     "disbursed_cash",
     "disbursed_materials",
     "written_off",
+    "recoveries",
+    "average_gross_loan_portfolio",
 )
 PERCENTS = (
     ("par1_percent", "par1_balance", "gross_loan_portfolio"),
@@ -37,6 +39,8 @@ PERCENTS = (
     ("par90_percent", "par90_balance", "gross_loan_portfolio"),
     ("collection_rate_percent", "collected", "fallen_due"),
     ("on_time_rate_percent", "paid_by_due_date", "fallen_due"),
+    ("write_off_ratio_percent", "written_off", "average_gross_loan_portfolio"),
+    ("loan_loss_rate_percent", "net_loss", "average_gross_loan_portfolio"),
 )
 CONVERTIBLE = ("USD", "KHR")
 
@@ -52,6 +56,8 @@ class Rows:
     disbursed: list[dict]
     written_off: list[dict]
     expected: list[dict]
+    recoveries: list[dict]
+    portfolio_at_start: list[dict]
 
 
 @dataclass
@@ -86,8 +92,10 @@ def _index(frame: pd.DataFrame, by: list[str], values: list[str]) -> dict[tuple,
 
 
 def _finish(figures: dict) -> dict:
+    # SEEP loan loss rate: (write-offs - recoveries) / average gross loan portfolio
+    net_loss = figures["written_off"] - figures["recoveries"]
     for name, part, whole in PERCENTS:
-        figures[name] = percent(figures[part], figures[whole])
+        figures[name] = percent(net_loss if part == "net_loss" else figures[part], figures[whole])
     return figures
 
 
@@ -108,10 +116,12 @@ def figures_of(rows: Rows, months: list[str], policy: ArrearsPolicy = DEFAULT_AR
     fallen = _index(_both(rows.fallen_due, ["currency", *flows]), KEY, flows)
     disbursed = _index(_both(rows.disbursed, ["currency", "kind", "amount"]), [*KEY, "kind"], ["amount"])
     written = _index(_both(rows.written_off, ["currency", "written_off"]), KEY, ["written_off"])
+    recovered = _index(_both(rows.recoveries, ["currency", "recoveries"]), KEY, ["recoveries"])
+    at_start = _index(_both(rows.portfolio_at_start, ["currency", "portfolio"]), KEY, ["portfolio"])
     # what is still owed now plus what was paid after as_of: what was still owed at as_of
     expected = _index(_both(rows.expected, ["currency", "month", "amount"]), [*KEY, "month"], ["amount"])
 
-    keys = set(headline) | set(collected) | set(fallen) | set(written)
+    keys = set(headline) | set(collected) | set(fallen) | set(written) | set(recovered) | set(at_start)
     keys |= {k[:3] for k in disbursed} | {k[:3] for k in expected}
     zero = Decimal(0)
     out = {}
@@ -145,6 +155,11 @@ def figures_of(rows: Rows, months: list[str], policy: ArrearsPolicy = DEFAULT_AR
             "disbursed_cash": money(disbursed.get((*k, "cash"), {}).get("amount", zero)),
             "disbursed_materials": money(disbursed.get((*k, "materials"), {}).get("amount", zero)),
             "written_off": money(written.get(k, {}).get("written_off", zero)),
+            "recoveries": money(recovered.get(k, {}).get("recoveries", zero)),
+            # the period's average: (the portfolio at its start + at as_of) / 2, half-even
+            "average_gross_loan_portfolio": money(
+                (at_start.get(k, {}).get("portfolio", zero) + head.get("principal", zero)) / 2
+            ),
             "expected_collections": [
                 {
                     "month": m,
@@ -239,6 +254,8 @@ SCALARS = (
     "collection_rate_percent",
     "on_time_rate_percent",
     *MONEY[7:],
+    "write_off_ratio_percent",
+    "loan_loss_rate_percent",
 )
 
 

@@ -9,8 +9,9 @@ disbursed_on indexes), so a report never sums the whole payment history.
 
 Days past due are never computed in SQL. A loan's oldest late due date is compared with dates
 worked out here (dpd >= n  <=>  oldest_due <= as_of - n days), so no dialect's date arithmetic is
-needed. Sums come back through ExactDecimal: exact NUMERIC on PostgreSQL, and on SQLite the float
-SUM read back as Decimal(repr(x)) quantized to the column's 4 places.
+needed. Every figure is exact on both engines: money is ExactDecimal, NUMERIC(20, 4) on PostgreSQL
+and a scaled integer (value x 10^4) on SQLite, so SUM() adds integers there; each sum is read back
+through the money type (_money) as a Decimal with the column's 4 places.
 """
 
 from __future__ import annotations
@@ -46,7 +47,6 @@ from loansvc.db.models import (
     Site,
 )
 from loansvc.domain.arrears import BUCKETS, CLASSES, DEFAULT_ARREARS_POLICY, ArrearsPolicy, aging_bucket
-from loansvc.domain.terms import Frequency
 
 SI = ScheduledInstallment
 RA = RepaymentAllocation
@@ -124,8 +124,7 @@ def _current(installment=SI):
 def _short_term(policy: ArrearsPolicy):
     """1 when the loan is graded on the short-term table: term x 12 / periods a year <= the
     policy's months, i.e. term x 12 <= months x periods a year (exact, in whole numbers)."""
-    frequency = Loan.terms["frequency"].as_string()
-    per_year = case(*((frequency == f.value, f.periods_per_year) for f in Frequency), else_=12)
+    per_year = func.coalesce(Loan.periods_per_year, 12)
     return case((Loan.term * 12 <= per_year * policy.short_term_max_months, 1), else_=0)
 
 
@@ -242,14 +241,34 @@ def position_rows(
     return _rows(session, union_all(*parts) if len(parts) > 1 else parts[0])
 
 
-def collected_rows(session: Session, scope: Scope, start: date) -> list[dict]:
-    """Payments received in (start, as_of], reversed ones left out."""
+def _received(session: Session, scope: Scope, start: date, kind: str, label: str) -> list[dict]:
+    """Payments of `kind` received in (start, as_of], reversed ones left out."""
     dims = [*_keys(scope), Loan.currency]
-    query = select(*dims, _money(func.sum(Repayment.amount)).label("collected"))
+    query = select(*dims, _money(func.sum(Repayment.amount)).label(label))
     query = query.select_from(Repayment).join(Loan, Loan.id == Repayment.loan_id)
     reversed_ = select(RepaymentReversal.id).where(RepaymentReversal.repayment_id == Repayment.id).exists()
-    query = query.where(~reversed_, Repayment.paid_on > start, Repayment.paid_on <= scope.as_of)
+    query = query.where(
+        ~reversed_, Repayment.kind == kind, Repayment.paid_on > start, Repayment.paid_on <= scope.as_of
+    )
     return _rows(session, _scoped(query, scope).group_by(*dims))
+
+
+def collected_rows(session: Session, scope: Scope, start: date) -> list[dict]:
+    """Repayments received in (start, as_of], reversed ones and recoveries left out."""
+    return _received(session, scope, start, "repayment", "collected")
+
+
+def recovered_rows(session: Session, scope: Scope, start: date) -> list[dict]:
+    """Recoveries (payments on written-off loans) received in (start, as_of]."""
+    return _received(session, scope, start, "recovery", "recoveries")
+
+
+def portfolio_rows(session: Session, scope: Scope) -> list[dict]:
+    """The gross loan portfolio at as_of per group and currency (for the period's average)."""
+    loans = positions(scope).subquery()
+    dims = ([loans.c.group_key] if scope.group_by else []) + [loans.c.currency]
+    query = select(*dims, _money(func.sum(loans.c.outstanding)).label("portfolio")).group_by(*dims)
+    return _rows(session, query)
 
 
 def fallen_due_rows(session: Session, scope: Scope, start: date) -> list[dict]:
@@ -334,20 +353,3 @@ def delinquent_rows(
         select(loans).where(late).order_by(loans.c.oldest_due, loans.c.loan_id).limit(limit).offset(offset)
     )
     return _rows(session, query), total
-
-
-def overdue_amounts(session: Session, loan_ids: list[str], as_of: date) -> dict[str, object]:
-    """Per loan: what the installments due before as_of still owed at as_of (owed now, plus what
-    was paid on them after as_of)."""
-    if not loan_ids:
-        return {}
-    owed = select(SI.loan_id, _money(func.sum(SI.total + SI.penalty - PAID_NOW)).label("amount"))
-    owed = owed.join(Loan, _current()).where(SI.loan_id.in_(loan_ids), SI.due_date < as_of)
-    later = _paid_later(as_of).add_columns(SI.loan_id, _money(func.sum(ALLOCATED)).label("amount"))
-    later = later.where(SI.loan_id.in_(loan_ids), SI.due_date < as_of)
-    out: dict[str, object] = {}
-    for row in session.execute(owed.group_by(SI.loan_id)):
-        out[row.loan_id] = row.amount
-    for row in session.execute(later.group_by(SI.loan_id)):
-        out[row.loan_id] = out.get(row.loan_id, 0) + row.amount
-    return out

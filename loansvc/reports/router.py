@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from loansvc.auth.principal import Principal
@@ -15,8 +15,7 @@ from loansvc.domain.errors import InvalidInput
 from loansvc.fields import Currency, Page
 from loansvc.reports import frames, service
 from loansvc.reports.schemas import DelinquentLoanOut, GroupBy, PortfolioOut, ReportFormat
-from loansvc.web.clock import today
-from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, require
+from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, TodayDep, require
 from loansvc.web.problems import AUTH_ERRORS, responses
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -29,11 +28,14 @@ ChartCurrency = Annotated[
 ]
 
 
-def _as_of(value: date | None) -> date:
-    when = value or today()
-    if when > today():
+def report_date(today: TodayDep, as_of: AsOf = None) -> date:
+    when = as_of or today
+    if when > today:
         raise InvalidInput("as_of cannot be in the future", code="DATE_IN_FUTURE", field="as_of")
     return when
+
+
+ReportDate = Annotated[date, Depends(report_date)]
 
 
 def _attachment(content: bytes, media_type: str, filename: str) -> Response:
@@ -53,7 +55,7 @@ def _attachment(content: bytes, media_type: str, filename: str) -> Response:
 )
 def portfolio(
     session: SessionDep,
-    as_of: AsOf = None,
+    as_of: ReportDate,
     group_by: GroupBy = "lender",
     format: ReportFormat = "json",
     khr_per_usd: Annotated[
@@ -78,7 +80,10 @@ def portfolio(
       (installments due: principal, interest, fees; penalties not included), **paid_by_due_date**
       (paid on those installments by their due date), **collection_rate** = collected / fallen_due,
       **on_time_rate** = paid_by_due_date / fallen_due, **disbursed** cash and materials apart,
-      **written_off** principal.
+      **written_off** principal, **recoveries** (payments on written-off loans, not counted as
+      collected), **write_off_ratio** = written_off / average GLP and **loan_loss_rate** =
+      (written_off - recoveries) / average GLP, the average being (GLP at the month's start + at
+      as_of) / 2.
     - **expected_collections**: for each of the 6 months after as_of ((as_of + k-1 months,
       as_of + k months], labelled by its last month), what the active loans' installments due then
       still owed at as_of; arrears (due on or before as_of) are not included.
@@ -89,7 +94,7 @@ def portfolio(
     A reversed payment never counts, whatever the report date. `format=csv`: one row per group and
     currency (and the totals); `format=xlsx`: sheets summary, aging, classification,
     expected_collections."""
-    report = service.portfolio(session, principal, _as_of(as_of), group_by, khr_per_usd)
+    report = service.portfolio(session, principal, as_of, group_by, khr_per_usd)
     name = f"portfolio-{report.as_of.isoformat()}-by-{group_by}"
     if format == "csv":
         return _attachment(frames.to_csv(report).encode("utf-8"), CSV, f"{name}.csv")
@@ -104,14 +109,14 @@ def portfolio(
 def delinquent_loans(
     session: SessionDep,
     page: PageDep,
-    as_of: AsOf = None,
+    today: TodayDep,
+    as_of: ReportDate,
     min_days: Annotated[int, Query(ge=1, le=100_000, description="at least this many days past due")] = 1,
     principal: Principal = require(*ALL_ROLES),
 ):
     """The families to visit: loans at least min_days late, the longest late first, with the
     household, its site and parcel. Finance leads get the list without names, phones or parcels."""
-    when = _as_of(as_of)
-    return service.delinquent_loans(session, principal, when, min_days, page.limit, page.offset)
+    return service.delinquent_loans(session, principal, as_of, min_days, page.limit, page.offset, today)
 
 
 @router.get(
@@ -119,23 +124,23 @@ def delinquent_loans(
 )
 def par_trend_chart(
     session: SessionDep,
-    as_of: AsOf = None,
+    as_of: ReportDate,
     months: Annotated[int, Query(ge=2, le=36)] = 12,
     currency: ChartCurrency = None,
     principal: Principal = require(*ALL_ROLES),
 ):
     """PAR30 and PAR90 in percent at each month end (the last point is as_of), one currency."""
-    png = service.par_trend_chart(session, principal, _as_of(as_of), months, currency)
+    png = service.par_trend_chart(session, principal, as_of, months, currency)
     return Response(png, media_type="image/png")
 
 
 @router.get("/charts/aging.png", response_class=Response, responses={**PNG, **responses(*AUTH_ERRORS, 422)})
 def aging_chart(
     session: SessionDep,
-    as_of: AsOf = None,
+    as_of: ReportDate,
     currency: ChartCurrency = None,
     principal: Principal = require(*ALL_ROLES),
 ):
     """Outstanding principal per arrears bucket at as_of, one currency."""
-    png = service.aging_chart(session, principal, _as_of(as_of), currency)
+    png = service.aging_chart(session, principal, as_of, currency)
     return Response(png, media_type="image/png")

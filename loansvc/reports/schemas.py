@@ -57,6 +57,16 @@ class Figures(BaseModel):
     disbursed_cash: DecimalStr
     disbursed_materials: DecimalStr
     written_off: DecimalStr = Field(description="principal written off in the month before as_of")
+    recoveries: DecimalStr = Field(description="received on written-off loans in the month before as_of")
+    average_gross_loan_portfolio: DecimalStr = Field(
+        description="(the gross loan portfolio at the start of the month + at as_of) / 2"
+    )
+    write_off_ratio_percent: DecimalStr | None = Field(
+        description="written_off / average_gross_loan_portfolio"
+    )
+    loan_loss_rate_percent: DecimalStr | None = Field(
+        description="(written_off - recoveries) / average_gross_loan_portfolio"
+    )
     expected_collections: list[MonthOut] = Field(
         description="unpaid at as_of on installments due in each of the next 6 months (arrears not included)"
     )

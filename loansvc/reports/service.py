@@ -13,14 +13,16 @@ delinquent-loans list leaves out names, phones and parcel codes for them.
 from __future__ import annotations
 
 import calendar
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
 from loansvc.auth.principal import Principal
-from loansvc.domain.money import round_money
 from loansvc.fields import Page
+from loansvc.lending import reads
+from loansvc.lending import repository as lending_repository
 from loansvc.reports import charts, frames, queries
 from loansvc.reports.frames import Portfolio, Rows
 from loansvc.reports.queries import GROUP_KEYS, Scope
@@ -68,10 +70,6 @@ def month_ends(as_of: date, count: int) -> list[date]:
     return [*ends, as_of]
 
 
-def lender_scope(principal: Principal) -> str | None:
-    return principal.lender_id if principal.is_partner else None
-
-
 def portfolio(
     session: Session,
     principal: Principal,
@@ -79,7 +77,7 @@ def portfolio(
     group_by: str,
     khr_per_usd: Decimal | None = None,
 ) -> Portfolio:
-    scope = Scope(as_of=as_of, group_by=group_by, lender_id=lender_scope(principal))
+    scope = Scope(as_of=as_of, group_by=group_by, lender_id=principal.lender_scope)
     start = month_before(as_of)
     windows = months_after(as_of)
     converted_from = frames.CONVERTIBLE if khr_per_usd is not None else ()
@@ -90,6 +88,8 @@ def portfolio(
         disbursed=queries.disbursed_rows(session, scope, start),
         written_off=queries.written_off_rows(session, scope, start),
         expected=queries.expected_rows(session, scope, windows),
+        recoveries=queries.recovered_rows(session, scope, start),
+        portfolio_at_start=queries.portfolio_rows(session, replace(scope, as_of=start)),
     )
     months = [label for label, _, _ in windows]
     figures = frames.figures_of(rows, months, scope.policy)
@@ -103,15 +103,18 @@ def portfolio(
 
 
 def delinquent_loans(
-    session: Session, principal: Principal, as_of: date, min_days: int, limit: int, offset: int
+    session: Session, principal: Principal, as_of: date, min_days: int, limit: int, offset: int, today: date
 ) -> Page[DelinquentLoanOut]:
-    scope = Scope(as_of=as_of, lender_id=lender_scope(principal))
+    """The visit list: SQL finds and orders the late loans; the ledger gives each one's figures."""
+    scope = Scope(as_of=as_of, lender_id=principal.lender_scope)
     rows, total = queries.delinquent_rows(session, scope, min_days, limit, offset)
-    overdue = queries.overdue_amounts(session, [r["loan_id"] for r in rows], as_of)
+    loans = lending_repository.loans_by_ids(session, [r["loan_id"] for r in rows])
+    figures = reads.figures_for(session, list(loans.values()), as_of, today)
     items = []
     for r in rows:
         if principal.role == "finance_lead":
             r = {**r, **dict.fromkeys(PERSONAL)}
+        f = figures[r["loan_id"]]
         items.append(
             DelinquentLoanOut(
                 loan_id=r["loan_id"],
@@ -123,12 +126,12 @@ def delinquent_loans(
                 site_id=r["site_id"],
                 site_name=r["site_name"],
                 parcel_code=r["parcel_code"],
-                days_past_due=(as_of - r["oldest_due"]).days,
+                days_past_due=f.days_past_due,
                 oldest_due_date=r["oldest_due"],
-                overdue_amount=round_money(overdue.get(r["loan_id"], Decimal(0)), r["currency"]),
-                outstanding_principal=round_money(r["outstanding"], r["currency"]),
-                bucket=r["bucket"],
-                loan_class=r["class"],
+                overdue_amount=f.overdue_amount,
+                outstanding_principal=f.outstanding_principal,
+                bucket=f.arrears.bucket,
+                loan_class=f.arrears.classification,
             )
         )
     return Page[DelinquentLoanOut](items=items, total=total, limit=limit, offset=offset)
@@ -151,7 +154,7 @@ def _chart_currency(position_rows: list[dict], asked: str | None) -> str:
 def par_trend_chart(
     session: Session, principal: Principal, as_of: date, months: int, currency: str | None
 ) -> bytes:
-    lender = lender_scope(principal)
+    lender = principal.lender_scope
     dates = month_ends(as_of, months)
     rows = {d: queries.position_rows(session, Scope(d, lender_id=lender), borrowers=False) for d in dates}
     currency = _chart_currency(rows[as_of], currency)
@@ -162,7 +165,7 @@ def par_trend_chart(
 
 
 def aging_chart(session: Session, principal: Principal, as_of: date, currency: str | None) -> bytes:
-    scope = Scope(as_of=as_of, lender_id=lender_scope(principal))
+    scope = Scope(as_of=as_of, lender_id=principal.lender_scope)
     rows = queries.position_rows(session, scope, borrowers=False)
     currency = _chart_currency(rows, currency)
     return charts.aging(frames.aging_buckets(rows, currency), currency, as_of, _who(principal))

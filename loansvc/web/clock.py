@@ -1,4 +1,7 @@
-"""Today's date for business rules ("never in the future"), in the programme's time zone."""
+"""Today's date for business rules ("never in the future"), in the programme's time zone.
+
+The app holds one clock (`create_app(..., clock=...)`); requests read it through `TodayDep`.
+"""
 
 from __future__ import annotations
 
@@ -8,5 +11,13 @@ from zoneinfo import ZoneInfo
 PHNOM_PENH = ZoneInfo("Asia/Phnom_Penh")
 
 
+class Clock:
+    """The wall clock in Phnom Penh."""
+
+    def today(self) -> date:
+        return datetime.now(PHNOM_PENH).date()
+
+
 def today() -> date:
-    return datetime.now(PHNOM_PENH).date()
+    """Today in Phnom Penh, for the command line (the HTTP layer reads the app's clock)."""
+    return Clock().today()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -12,6 +13,8 @@ from starlette.concurrency import run_in_threadpool
 
 from loansvc.auth.principal import Principal
 from loansvc.auth.service import authenticate, cached_principal
+from loansvc.config import Settings
+from loansvc.domain.errors import InvalidInput
 from loansvc.web.problems import Forbidden, Unauthorized
 
 
@@ -105,10 +108,35 @@ class PageParams:
 
 
 async def page_params(
-    limit: Annotated[int, Query(ge=1, le=500, description="page size")] = 50,
+    request: Request,
+    limit: Annotated[
+        int | None, Query(ge=1, description="page size (the default and the most: settings)")
+    ] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> PageParams:
+    settings: Settings = request.app.state.settings
+    limit = settings.default_page_limit if limit is None else limit
+    if limit > settings.max_page_limit:
+        raise InvalidInput(
+            f"limit must be at most {settings.max_page_limit}", code="LIMIT_TOO_LARGE", field="limit"
+        )
     return PageParams(limit=limit, offset=offset)
 
 
 PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def get_app_settings(request: Request) -> Settings:
+    """The settings the app was created with (`create_app(Settings(...))`), never the global."""
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+def get_today(request: Request) -> date:
+    """Today's business date, from the app's clock (tests and the demo set their own)."""
+    return request.app.state.clock.today()
+
+
+TodayDep = Annotated[date, Depends(get_today)]

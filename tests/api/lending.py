@@ -15,19 +15,13 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from loansvc.auth.service import create_key
+from loansvc.web.clock import Clock
 from tests.api.helpers import create_household, create_lender, create_product, create_site
-
-ROUTERS_WITH_A_CLOCK = (
-    "loansvc.loans.router",
-    "loansvc.materials.router",
-    "loansvc.affordability.router",
-)
 
 
 def business_day(monkeypatch, day: date) -> None:
-    """From now on the service's "today" is `day` (every router that reads the clock)."""
-    for module in ROUTERS_WITH_A_CLOCK:
-        monkeypatch.setattr(f"{module}.today", lambda day=day: day)
+    """From now on the service's "today" is `day`: the app's clock answers `day`."""
+    monkeypatch.setattr(Clock, "today", lambda self, day=day: day)
 
 
 def money(value: str | None) -> Decimal | None:

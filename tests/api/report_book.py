@@ -52,6 +52,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from loansvc.db.models import Disbursement, Loan, ScheduledInstallment
+from loansvc.domain.schedule import Amortization, DayCount, Frequency, InterestCalculation, InterestMethod
+from loansvc.lending.terms import LoanTerms
 from tests.api.helpers import create_household, create_lender, create_product, create_site
 
 
@@ -139,7 +141,19 @@ def book_loan(session, world, name, lender, household, product, term, frequency,
         submitted_by_key_id="tests",
         decided_on=on - timedelta(days=10),
         approved_amount=amount,
-        terms={"frequency": frequency, "annual_rate_percent": "18"},
+        terms=LoanTerms(
+            currency=currency,
+            approved_amount=amount,
+            term=term,
+            annual_rate_percent=Decimal(18),
+            interest_method=InterestMethod.DECLINING_BALANCE,
+            amortization=Amortization.EQUAL_INSTALLMENTS,
+            frequency=Frequency(frequency),
+            interest_calculation=InterestCalculation.PER_PERIOD,
+            day_count=DayCount.ACTUAL_365,
+        ).to_json(),
+        periods_per_year=Frequency(frequency).periods_per_year,
+        first_unpaid_number=1,
         disbursed_amount=amount,
         first_disbursed_on=on,
         last_event_on=on,

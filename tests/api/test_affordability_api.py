@@ -9,10 +9,15 @@ principal = level - interest, the last clears the balance), independently of the
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal
 
 import pytest
+from fastapi.testclient import TestClient
 
+from loansvc.config import Settings
+from loansvc.main import create_app
 from tests.api.helpers import assert_problem, create_household, create_lender, create_site, link_household
 from tests.api.lending import apply, approve, business_day, cash_product, lending_world, named_key
 
@@ -112,6 +117,42 @@ def test_zero_income_gives_null_dsti_and_an_ineligible_decision(client, officer)
     )
     assert result["decision"] == "ineligible"
     assert [r["code"] for r in result["reasons"]][:2] == ["INCOME_NOT_POSITIVE", "NO_SURPLUS"]
+
+
+def test_a_family_with_no_income_at_all_gets_the_policys_answer_not_a_422(client, officer, db_state):
+    # no wage, no trade: income 0.00, surplus 0 - 290 - 45 = -335.00. A real case, not bad input:
+    # the policy answers ineligible, first because there is no income to repay from
+    client.get("/v1/policies", headers=officer)  # the default policy exists from the first read on
+    before = db_state()
+    response = assess(client, officer, {**ISSUE_REQUEST, "incomes": []})
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert (result["monthly_income"], result["monthly_surplus"], result["max_installment"]) == (
+        "0.00",
+        "-335.00",
+        "0.00",
+    )
+    assert (result["dsti_before_percent"], result["dsti_after_percent"]) == (None, None)
+    assert result["decision"] == "ineligible"
+    assert [r["code"] for r in result["reasons"]][:2] == ["INCOME_NOT_POSITIVE", "NO_SURPLUS"]
+    assert db_state() == before  # a quick check stores nothing
+
+
+def test_a_registered_family_with_no_income_is_assessed_and_stored_as_ineligible(client, officer, admin):
+    lender = create_lender(client, admin)
+    product = cash_product(client, admin, lender["id"])
+    site = create_site(client, officer)
+    family = create_household(client, officer, site["id"], incomes=[])
+    response = client.post(
+        f"/v1/households/{family['id']}/assessments",
+        headers=officer,
+        json={"loan": {"product_id": product["id"], "amount": "1000", "term": 24}},
+    )
+    assert response.status_code == 201, response.text
+    stored = response.json()
+    assert (stored["decision"], stored["result"]["monthly_income"]) == ("ineligible", "0.00")
+    assert stored["result"]["reasons"][0]["code"] == "INCOME_NOT_POSITIVE"
+    assert stored["inputs"]["incomes"] == []
 
 
 # A family with loans at two lenders ------------------------------------------------------------------
@@ -294,7 +335,6 @@ def _with(**changes):
 @pytest.mark.parametrize(
     ("body", "code", "loc"),
     [
-        (_with(incomes=[]), "VALIDATION_ERROR", ["body"]),
         ({k: v for k, v in ISSUE_REQUEST.items() if k != "incomes"}, "VALIDATION_ERROR", ["body"]),
         (
             _with(expenses=[{"category": "food", "amount": "-150", "frequency": "monthly"}]),
@@ -369,3 +409,109 @@ def test_a_missing_household_is_a_404_for_its_assessments(client, officer, db_st
         client.get("/v1/households/no-such/assessments", headers=officer), 404, "HOUSEHOLD_NOT_FOUND"
     )
     assert db_state() == before
+
+
+# A product that does not exist, pages of assessments, the app's settings ----------------------------
+
+
+def test_an_unknown_product_is_a_422_with_or_without_a_currency(
+    client, session, officer, admin, make_key, db_state
+):
+    site = create_site(client, officer)
+    family = create_household(client, officer, site["id"])
+    before = db_state()
+    for body in (
+        {"loan": {"product_id": "nope", "term": 12}},  # the currency would come from the product
+        {"loan": {"product_id": "nope", "term": 12}, "currency": "USD"},
+    ):
+        problem = assert_problem(
+            client.post(f"/v1/households/{family['id']}/assessments", headers=officer, json=body),
+            422,
+            "UNKNOWN_PRODUCT",
+        )
+        assert problem["errors"][0]["loc"] == ["body", "loan", "product_id"]
+    assert db_state() == before
+    # a partner naming another lender's product learns nothing of it, not even its currency
+    riel = {"currency": "KHR", "min_amount": "1000000", "max_amount": "20000000"}
+    elsewhere = cash_product(client, admin, create_lender(client, admin)["id"], **riel)
+    own = create_lender(client, admin)
+    partner = make_key("partner", own["id"])
+    link_household(session, family["id"], own["id"])
+    before = db_state()
+    problem = assert_problem(
+        client.post(
+            f"/v1/households/{family['id']}/assessments",
+            headers=partner,
+            json={"loan": {"product_id": elsewhere["id"], "term": 12}},
+        ),
+        422,
+        "UNKNOWN_PRODUCT",
+    )
+    assert problem["errors"][0]["loc"] == ["body", "loan", "product_id"]
+    assert db_state() == before
+
+
+def test_a_households_assessments_come_a_page_at_a_time(client, session, admin, officer, make_key):
+    lender = create_lender(client, admin)
+    product = cash_product(client, admin, lender["id"])
+    partner = make_key("partner", lender["id"])
+    site = create_site(client, officer)
+    family = create_household(client, officer, site["id"])
+    link_household(session, family["id"], lender["id"])
+    url = f"/v1/households/{family['id']}/assessments"
+    ids = []
+    for amount, headers in (("1000", officer), ("1500", officer), ("2000", partner)):
+        body = {"loan": {"product_id": product["id"], "amount": amount, "term": 24}}
+        response = client.post(url, headers=headers, json=body)
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["id"])
+    # an officer's assessment of this lender's product counts as the lender's: the partner sees all 3
+    for headers in (officer, partner):
+        whole = client.get(url, headers=headers)
+        assert whole.status_code == 200, whole.text
+        page = whole.json()
+        assert (page["total"], page["limit"], page["offset"]) == (3, 50, 0)
+        assert sorted(a["id"] for a in page["items"]) == sorted(ids)
+    first = client.get(url, headers=officer, params={"limit": 2}).json()
+    rest = client.get(url, headers=officer, params={"limit": 2, "offset": 2}).json()
+    assert (len(first["items"]), first["total"], first["limit"], first["offset"]) == (2, 3, 2, 0)
+    assert (len(rest["items"]), rest["total"], rest["limit"], rest["offset"]) == (1, 3, 2, 2)
+    assert sorted(a["id"] for a in first["items"] + rest["items"]) == sorted(ids)
+    # newest first, whatever page it lands on
+    stamps = [datetime.fromisoformat(a["created_at"]) for a in first["items"] + rest["items"]]
+    assert stamps == sorted(stamps, reverse=True)
+    # a partner of another lender sees none of them: the household is hidden from it (404)
+    stranger = make_key("partner", create_lender(client, admin)["id"])
+    assert_problem(client.get(url, headers=stranger), 404, "HOUSEHOLD_NOT_FOUND")
+    assert_problem(client.get(url, headers=officer, params={"limit": 0}), 422)
+
+
+@pytest.fixture()
+def riel_at_5000(db, database_url) -> Iterator[TestClient]:
+    """The same database, served by an app created with its own settings: 5,000 riel a dollar."""
+    settings = Settings(database_url=database_url, environment="test", khr_per_usd=Decimal("5000"))
+    with TestClient(create_app(settings, database=db), raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_the_apps_riel_rate_reaches_the_assessment(riel_at_5000, officer):
+    # a remittance of 1,000,000 riel a month: at the app's 5,000 a dollar, 200.00 dollars
+    # (at the default 4,100 it would be 243.90); expenses 150, no debt: surplus 50.00,
+    # capacity min(70 % x 50 = 35.00, 50 % x 200 = 100.00) = 35.00
+    body = {
+        "currency": "USD",
+        "household_size": 4,
+        "incomes": [{"source": "remittance", "amount": "1000000", "frequency": "monthly", "currency": "KHR"}],
+        "expenses": [{"category": "food", "amount": "150", "frequency": "monthly"}],
+    }
+    response = assess(riel_at_5000, officer, body)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert (result["monthly_income"], result["monthly_surplus"], result["max_installment"]) == (
+        "200.00",
+        "50.00",
+        "35.00",
+    )
+    # the default policy was created from the app's settings, and records the rate it used
+    [default] = riel_at_5000.get("/v1/policies", headers=officer).json()["items"]
+    assert (default["version"], default["parameters"]["khr_per_usd"]) == ("kh-housing-2026.1", "5000")

@@ -20,7 +20,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from loansvc.affordability.service import engine_policy, household_input, policy_record
+from loansvc.affordability.inputs import household_input
+from loansvc.affordability.policies import engine_policy, policy_record
 from loansvc.db.models import Site
 from loansvc.demo import HOUSEHOLDS, SITE_NAME, seed_data
 from loansvc.domain import affordability

@@ -16,7 +16,10 @@ from datetime import date
 from decimal import Decimal as D
 
 import pytest
+from fastapi.testclient import TestClient
 
+from loansvc.config import Settings
+from loansvc.main import create_app
 from tests.api.helpers import (
     assert_problem,
     create_household,
@@ -221,6 +224,23 @@ def test_a_shorter_term_is_a_smaller_loan_and_the_terms_must_fit_the_product(cli
         "TERM_OUT_OF_RANGE",
     )
     assert body["errors"][0]["loc"] == ["body", "term"]
+
+
+def test_the_grant_cap_is_the_apps_setting(world, db, database_url):
+    # the same 24-month plan as above: 1,100 unpaid after the partner loan of 1,400. An app
+    # created with a 600 dollar cap grants 600, and 1,100 - 600 = 500 is still missing
+    settings = Settings(database_url=database_url, environment="test", grant_cap_usd=D("600"))
+    with TestClient(create_app(settings, database=db), raise_server_exceptions=False) as capped:
+        response = plan(
+            capped,
+            world["officer_1"],
+            world["household"]["id"],
+            housing_model_code="CORE-24",
+            product_id=world["small_loan"]["id"],
+            term=24,
+        )
+    assert response.status_code == 200, response.text
+    assert money(response.json(), "grant", "funding_gap") == (D("600.00"), D("500.00"))
 
 
 def test_a_partner_plans_only_for_households_that_applied_to_it_and_with_its_own_products(

@@ -64,7 +64,7 @@ def _loan(client, headers, loan_id):
 
 
 def _disbursements(client, headers, loan_id):
-    return client.get(f"/v1/loans/{loan_id}/disbursements", headers=headers).json()
+    return client.get(f"/v1/loans/{loan_id}/disbursements", headers=headers).json()["items"]
 
 
 def test_a_retried_tranche_is_released_once(client, world, db_state):
@@ -81,7 +81,7 @@ def test_a_retried_tranche_is_released_once(client, world, db_state):
     assert db_state() == after_first
     assert len(_disbursements(client, partner, loan_id)) == 1
     assert D(_loan(client, partner, loan_id)["disbursed_amount"]) == D("1000")
-    history = client.get(f"/v1/loans/{loan_id}/history", headers=partner).json()
+    history = client.get(f"/v1/loans/{loan_id}/history", headers=partner).json()["items"]
     assert [e["action"] for e in history].count("disbursed_cash") == 1
 
 

@@ -280,7 +280,7 @@ def test_an_ineligible_family_is_approved_only_by_an_admin_with_a_written_reason
     approved = approve(client, world["admin"], loan["id"], override_reason=reason)
     assert approved["status"] == "approved"
     assert approved["override_reason"] == reason
-    history = client.get(f"/v1/loans/{loan['id']}/history", headers=world["officer_1"]).json()
+    history = client.get(f"/v1/loans/{loan['id']}/history", headers=world["officer_1"]).json()["items"]
     assert history[-1]["action"] == "approved"
     assert (history[-1]["actor_role"], history[-1]["after"]["override_reason"]) == ("admin", reason)
 

@@ -75,7 +75,7 @@ def _next(loan) -> tuple | None:
 def _history(client, headers, loan_id) -> list[dict]:
     response = client.get(f"/v1/loans/{loan_id}/history", headers=headers)
     assert response.status_code == 200, response.text
-    return response.json()
+    return response.json()["items"]
 
 
 def _who(entry) -> tuple:
@@ -274,10 +274,13 @@ def test_the_sok_family_builds_with_materials_and_three_cash_tranches(client, se
     assert [row[:4] for row in schedule] == expected_a2
     assert [row[5] for row in schedule[1:3]] == [D("414.60"), D("916.32")]  # 959.95 - 43.63
     assert sum(row[2] for row in schedule) == D("997.65")
-    # today is 20 March: next comes installment 2, on 3 April
-    assert _next(materials_loan) == (2, "2025-04-03", D("18.85"), D("0"), D("18.85"), D("414.60"))
+    # today is 20 March and installment 1 (due 3 March) is not paid: the next installment is the
+    # first one not fully paid, overdue: 18.85, leaving 452.30 - 18.85 = 433.45
+    assert _next(materials_loan) == (1, "2025-03-03", D("18.85"), D("0"), D("18.85"), D("433.45"))
+    assert materials_loan["next_installment"]["status"] == "overdue"
+    assert (materials_loan["days_past_due"], D(materials_loan["overdue_amount"])) == (17, D("18.85"))
     # the deliveries, each line with its value, and the running total
-    listed = client.get(f"/v1/loans/{loan_a}/disbursements", headers=finance).json()
+    listed = client.get(f"/v1/loans/{loan_a}/disbursements", headers=finance).json()["items"]
     assert [(d["milestone"], D(d["amount"]), D(d["disbursed_amount"])) for d in listed] == [
         ("foundation", D("452.30"), D("452.30")),
         ("structure", D("545.35"), D("997.65")),
@@ -398,7 +401,9 @@ def test_the_sok_family_builds_with_materials_and_three_cash_tranches(client, se
     # ... down to installment 23 (balance 112.63); 24: interest 112.63 x 0.015 = 1.68945 -> 1.69
     assert schedule[-1] == (24, "2027-04-15", D("112.63"), D("1.69"), D("114.32"), D("0"))
     assert sum(row[2] for row in schedule) == D("2200")
-    assert _next(cash_loan) == (2, "2025-06-15", D("35.44"), D("14.48"), D("49.92"), D("929.64"))
+    # no payment yet: the next installment is still the first one not fully paid, overdue since 15 May
+    assert _next(cash_loan) == (1, "2025-05-15", D("34.92"), D("15.00"), D("49.92"), D("965.08"))
+    assert (cash_loan["next_installment"]["status"], cash_loan["days_past_due"]) == ("overdue", 10)
 
     # --- 1 July: an NGO loan officer inspects the structure; it passes. 5 July: 800 for the roof.
     business_day(monkeypatch, date(2025, 7, 1))
@@ -431,7 +436,9 @@ def test_the_sok_family_builds_with_materials_and_three_cash_tranches(client, se
     assert [row[1] for row in schedule] == [_cash_due(k) for k in range(1, 25)]
     assert all(row[4] == D("159.06") for row in schedule[3:23])  # level from 4 to 23
     assert sum(row[2] for row in schedule) == D("3000")  # every dollar lent is repaid
-    assert _next(cash_loan) == (3, "2025-07-15", D("82.43"), D("31.94"), D("114.37"), D("2047.21"))
+    # installments 1 and 2 are still unpaid: the first one is next, 5 July - 15 May = 51 days late
+    assert _next(cash_loan) == (1, "2025-05-15", D("34.92"), D("15.00"), D("49.92"), D("965.08"))
+    assert (cash_loan["days_past_due"], D(cash_loan["overdue_amount"])) == (51, D("99.84"))
     # the materials loan is untouched by the MFI's tranches
     assert [row[:4] for row in installments(client, officer_1, loan_a)] == expected_a2
 

@@ -52,7 +52,7 @@ def _delivery(lines: dict[str, str], milestone="foundation", on="2025-02-03") ->
 def _disbursements(client, headers, loan_id) -> list[dict]:
     response = client.get(f"/v1/loans/{loan_id}/disbursements", headers=headers)
     assert response.status_code == 200, response.text
-    return response.json()
+    return response.json()["items"]
 
 
 # The catalog -----------------------------------------------------------------------------------

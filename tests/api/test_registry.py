@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
+
+import pytest
 
 from tests.api.helpers import (
     assert_problem,
@@ -329,6 +332,48 @@ def test_patch_replaces_a_list_it_is_given(client, officer):
     assert patched["existing_debts"] == []
     assert patched["vulnerabilities"] == ["elderly_head", "disability"]
     assert len(patched["expenses"]) == 2, "a list not sent is kept"
+
+
+def test_a_new_household_was_created_and_last_changed_at_the_same_instant(client, officer):
+    site = create_site(client, officer)
+    household = create_household(client, officer, site["id"])
+    assert household["updated_at"] == household["created_at"]
+    stored = client.get(f"/v1/households/{household['id']}", headers=officer).json()
+    assert stored["updated_at"] == stored["created_at"] == household["created_at"]
+
+
+def _changed_at(household: dict) -> datetime:
+    return datetime.fromisoformat(household["updated_at"])
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"incomes": [{"source": "tuk-tuk", "amount": "14", "frequency": "daily", "currency": "USD"}]},
+        {"expenses": [{"category": "rent", "amount": "30", "frequency": "monthly"}]},
+        {"existing_debts": []},
+        {"household_size": 6},
+    ],
+    ids=lambda change: next(iter(change)),
+)
+def test_any_change_moves_updated_at_the_finance_lines_too(client, officer, change):
+    site = create_site(client, officer)
+    household = create_household(client, officer, site["id"])
+    response = client.patch(f"/v1/households/{household['id']}", headers=officer, json=change)
+    assert response.status_code == 200, response.text
+    assert _changed_at(response.json()) > _changed_at(household)
+    stored = client.get(f"/v1/households/{household['id']}", headers=officer).json()
+    assert stored["updated_at"] == response.json()["updated_at"]
+    assert stored["created_at"] == household["created_at"]
+
+
+def test_a_patch_that_changes_nothing_keeps_updated_at(client, officer):
+    site = create_site(client, officer)
+    household = create_household(client, officer, site["id"])
+    for unchanged in ({}, {"household_size": household["household_size"]}):
+        response = client.patch(f"/v1/households/{household['id']}", headers=officer, json=unchanged)
+        assert response.status_code == 200, response.text
+        assert response.json()["updated_at"] == household["updated_at"]
 
 
 def test_patch_cannot_take_a_neighbours_parcel(client, officer, db_state):

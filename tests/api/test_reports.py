@@ -45,8 +45,9 @@ def pick(figures: dict, *names: str) -> tuple:
 
 
 def figures(
-    currency, loans, borrowers, glp, par, pct, aging, classes, flows, rates, disbursed, written, expected
-):
+    currency, loans, borrowers, glp, par, pct, aging, classes, flows, rates, disbursed, written, expected,
+    losses,
+):  # fmt: skip
     """A figures object as the report writes it, from the hand-worked numbers below."""
     return {
         "currency": currency,
@@ -66,6 +67,18 @@ def figures(
         **dict(zip(["collection_rate_percent", "on_time_rate_percent"], rates, strict=True)),
         **dict(zip(["disbursed_cash", "disbursed_materials"], disbursed, strict=True)),
         "written_off": written,
+        **dict(
+            zip(
+                [
+                    "recoveries",
+                    "average_gross_loan_portfolio",
+                    "write_off_ratio_percent",
+                    "loan_loss_rate_percent",
+                ],
+                losses,
+                strict=True,
+            )
+        ),
         "expected_collections": [{"month": m, "amount": a} for m, a in zip(MONTHS, expected, strict=True)],
     }
 
@@ -91,22 +104,28 @@ def figures(
 #   next   each month: L1 112.34 + L2 120 + L3 2 x 22 + L4 50 + L5 108 + L6 50 + L7 98.33 + L8 125
 #          + L12 47.20 + L13 25.05 = 779.92; October has three L3 installments (Oct 2, 16, 30): 801.92;
 #          L5 ends in November: December 779.92 - 108 = 671.92. L14 (not yet disbursed) is not expected.
+#   losses GLP at the month's start (May 31): L1 800 (4 payments) + L2 1,900 + L3 400 (6 x 20) + L4 750
+#          + L5 700 + L6 1,700 + L7 1,916.67 + L8 1,800 + L10 500 (written off later, on Jun 15) = 10,466.67;
+#          average (10,466.67 + 10,565.17) / 2 = 10,515.92; no recoveries;
+#          write-off ratio = loan loss rate = 500 / 10,515.92 = 4.7547 % -> 4.75
 USD_TOTAL = figures(
     "USD", 10, 6, "10565.17", ["8384.67", "4294.67", "3616.67"], ["79.36", "40.65", "34.23"],
     [(3, "1430.50"), (4, "4840.00"), (1, "678.00"), (0, "0.00"), (1, "1700.00"), (0, "0.00"), (1, "1916.67")],
     [(5, "4080.50", "40.80"), (2, "2190.00", "65.70"), (2, "2378.00", "475.60"), (0, "0.00", "0.00"),
      (1, "1916.67", "1916.67")],
     ["154.34", "762.67", "112.34"], ["20.24", "14.73"], ["480.00", "250.50"], "500.00",
-    ["779.92", "779.92", "779.92", "801.92", "779.92", "671.92"],
+    ["779.92", "779.92", "779.92", "801.92", "779.92", "671.92"], ["0.00", "10515.92", "4.75", "4.75"],
 )  # fmt: skip
 
 # KHR: L11 alone. 3,758,300 outstanding, current, normal: 1 % = 37,583. June: 403,200 due on Jun 5 and
-# paid that day: collection and on-time 100 %. Next six 5ths: 403,200 each.
+# paid that day: collection and on-time 100 %. Next six 5ths: 403,200 each. Average GLP: 4,100,000 on
+# May 31 (disbursed May 5, nothing paid yet) and 3,758,300 on Jun 30: 3,929,150; nothing written off.
 KHR_TOTAL = figures(
     "KHR", 1, 1, "3758300", ["0", "0", "0"], ["0.00", "0.00", "0.00"],
     [(1, "3758300"), (0, "0"), (0, "0"), (0, "0"), (0, "0"), (0, "0"), (0, "0")],
     [(1, "3758300", "37583"), (0, "0", "0"), (0, "0", "0"), (0, "0", "0"), (0, "0", "0")],
     ["403200", "403200", "403200"], ["100.00", "100.00"], ["0", "0"], "0", ["403200"] * 6,
+    ["0", "3929150", "0.00", "0.00"],
 )  # fmt: skip
 
 # Lender A, USD: L1 L2 L3 L5 L7 L8 L12 of H1 H2 H3 H4 H6.
@@ -118,26 +137,30 @@ KHR_TOTAL = figures(
 #   June fallen due 762.67 - B's L4 50 and L6 50 = 662.67: collection 154.34 / 662.67 = 23.2906 % -> 23.29,
 #   on time 112.34 / 662.67 = 16.9526 % -> 16.95.
 #   Next months 779.92 - B's 125.05 = 654.87 (October 676.87, December 546.87)
+#   Average GLP: May 31 L1 800 + L2 1,900 + L3 400 + L5 700 + L7 1,916.67 + L8 1,800 + L10 500 = 8,016.67,
+#   (8,016.67 + 7,864.67) / 2 = 7,940.67; L10's 500 written off: 500 / 7,940.67 = 6.2967 % -> 6.30
 A_USD = figures(
     "USD", 7, 5, "7864.67", ["6684.67", "2594.67", "1916.67"], ["85.00", "32.99", "24.37"],
     [(2, "1180.00"), (3, "4090.00"), (1, "678.00"), (0, "0.00"), (0, "0.00"), (0, "0.00"), (1, "1916.67")],
     [(3, "3080.00", "30.80"), (2, "2190.00", "65.70"), (1, "678.00", "135.60"), (0, "0.00", "0.00"),
      (1, "1916.67", "1916.67")],
     ["154.34", "662.67", "112.34"], ["23.29", "16.95"], ["480.00", "0.00"], "500.00",
-    ["654.87", "654.87", "654.87", "676.87", "654.87", "546.87"],
+    ["654.87", "654.87", "654.87", "676.87", "654.87", "546.87"], ["0.00", "7940.67", "6.30", "6.30"],
 )  # fmt: skip
 
 # Lender B (materials bank), USD: L4 L6 L13 of H3 H5 H6. GLP 750 + 1,700 + 250.50 = 2,700.50.
 #   PAR1 = PAR30 = PAR90 = L6 1,700 (L4 is only 1 day late) -> 1,700 / 2,700.50 = 62.9513 % -> 62.95
 #   classes normal L4 L13 1,000.50, 1 % = 10.005 -> 10.00 (half-even); substandard L6 1,700 -> 340
 #   June: due L4 50 + L6 50 = 100, nothing paid: 0.00 % and 0.00 %; materials disbursed L13 250.50
-#   next months 50 + 50 + 25.05 = 125.05
+#   next months 50 + 50 + 25.05 = 125.05; average GLP (May 31 L4 750 + L6 1,700 = 2,450; + 2,700.50) / 2
+#   = 2,575.25, nothing written off
 B_USD = figures(
     "USD", 3, 3, "2700.50", ["1700.00", "1700.00", "1700.00"], ["62.95", "62.95", "62.95"],
     [(1, "250.50"), (1, "750.00"), (0, "0.00"), (0, "0.00"), (1, "1700.00"), (0, "0.00"), (0, "0.00")],
     [(2, "1000.50", "10.00"), (0, "0.00", "0.00"), (1, "1700.00", "340.00"), (0, "0.00", "0.00"),
      (0, "0.00", "0.00")],
     ["0.00", "100.00", "0.00"], ["0.00", "0.00"], ["0.00", "250.50"], "0.00", ["125.05"] * 6,
+    ["0.00", "2575.25", "0.00", "0.00"],
 )  # fmt: skip
 
 

@@ -316,6 +316,23 @@ def test_ineligible_without_income_and_dsti_is_null():
     assert result.to_dict()["dsti_before_percent"] is None
 
 
+def test_a_family_with_no_income_line_at_all_gets_the_policys_answer():
+    # no wage, no trade: income 0.00; the family still spends 120, so the surplus is -120.00.
+    # Not an input error: the policy's own rule answers, ineligible with INCOME_NOT_POSITIVE
+    result = assess(household(incomes=[], expenses=[("food", D(120), "monthly")]))
+    assert (result.monthly_income, result.monthly_surplus, result.max_installment) == (
+        D("0.00"),
+        D("-120.00"),
+        D("0.00"),
+    )
+    assert (result.dsti_before_percent, result.dsti_after_percent) == (None, None)
+    assert result.decision == "ineligible"
+    assert codes(result)[:2] == ["INCOME_NOT_POSITIVE", "NO_SURPLUS"]
+    # and its snapshot replays: no income line is a valid input, stored and read back
+    snapshot = json.loads(json.dumps(household(incomes=[]).to_dict()))
+    assert AssessmentInput.from_dict(snapshot).incomes == ()
+
+
 def test_ineligible_when_nothing_is_left_after_expenses_and_debts():
     # income 300, expenses 260, debts 40: surplus exactly 0; asked only what could be lent
     result = assess(
@@ -564,7 +581,6 @@ def snapshot(**changes) -> dict:
 @pytest.mark.parametrize(
     ("changes", "code", "field"),
     [
-        ({"incomes": []}, "NO_INCOMES", "incomes"),
         (
             {"expenses": [{"label": "food", "amount": "-5", "frequency": "monthly"}]},
             "INVALID_AMOUNT",

@@ -30,6 +30,8 @@ class Loan(IdMixin, TimestampMixin, Base):
         CheckConstraint(
             "approved_amount IS NULL OR disbursed_amount <= approved_amount", name="disbursed_within_approval"
         ),
+        CheckConstraint("credit_balance >= 0", name="credit_not_negative"),
+        CheckConstraint("recovered_amount >= 0", name="recovered_not_negative"),
         Index("ix_loans_lender_status", "lender_id", "status"),
         Index("ix_loans_household_status", "household_id", "status"),
     )
@@ -64,6 +66,12 @@ class Loan(IdMixin, TimestampMixin, Base):
     principal_repaid: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default="0")
     written_off_on: Mapped[date | None] = mapped_column(Date)
     written_off_principal: Mapped[Decimal | None] = mapped_column(Money())
+    # the ledger's position, kept with every movement (see loansvc/lending/ledger.py)
+    credit_balance: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default="0")
+    recovered_amount: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default="0")
+    first_unpaid_number: Mapped[int | None] = mapped_column(Integer)
+    # from the frozen terms, for the short- or long-term classification in SQL
+    periods_per_year: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 

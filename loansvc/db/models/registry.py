@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -117,6 +118,12 @@ class Household(IdMixin, TimestampMixin, Base):
     existing_debts: Mapped[list[HouseholdDebt]] = relationship(
         lazy="raise", cascade="all, delete-orphan", order_by="HouseholdDebt.position"
     )
+
+    def __init__(self, **kwargs: Any) -> None:
+        # one instant for both: two column defaults would each read the clock, updated_at first
+        kwargs.setdefault("created_at", utcnow())
+        kwargs.setdefault("updated_at", kwargs["created_at"])
+        super().__init__(**kwargs)
 
 
 class _HouseholdLine:

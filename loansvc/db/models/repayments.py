@@ -23,9 +23,12 @@ class Repayment(IdMixin, TimestampMixin, Base):
         CheckConstraint("amount > 0", name="amount_positive"),
         Index("ix_repayments_loan_paid_on", "loan_id", "paid_on"),
         Index("ix_repayments_paid_on", "paid_on"),
+        one_of("kind", ("repayment", "recovery"), "kind_valid"),
     )
 
     loan_id: Mapped[str] = mapped_column(ForeignKey("loans.id"))
+    # a payment on a written-off loan is a recovery: counted, never allocated
+    kind: Mapped[str] = mapped_column(String(20), default="repayment", server_default="repayment")
     amount: Mapped[Decimal] = mapped_column(Money())
     paid_on: Mapped[date] = mapped_column(Date)
     reference: Mapped[str] = mapped_column(String(100))
@@ -57,6 +60,7 @@ class RepaymentAllocation(Base):
         ),
         Index("ix_repayment_allocations_loan", "loan_id", "number"),
         Index("ix_repayment_allocations_paid_on", "paid_on"),
+        Index("ix_repayment_allocations_loan_paid_on", "loan_id", "paid_on"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -1,0 +1,1 @@
+"""The ledger: the one owner of a loan's terms, money and status."""

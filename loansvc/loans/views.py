@@ -1,0 +1,138 @@
+"""Reading loans: one loan, a page of loans, a schedule, each shaped from the ledger's figures,
+so every endpoint says the same about a loan's money. A page costs a fixed number of statements."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from loansvc import affordability
+from loansvc.audit.service import loan_history_page
+from loansvc.auth.principal import Principal
+from loansvc.db.models import Loan
+from loansvc.db.query import page
+from loansvc.domain.errors import InvalidInput
+from loansvc.fields import Page
+from loansvc.lending import reads
+from loansvc.lending.access import get_visible
+from loansvc.lending.figures import InstallmentView, LoanFigures
+from loansvc.lending.terms import has_terms
+from loansvc.loans import repository
+from loansvc.loans.schemas import HistoryEntryOut, InspectionOut, InstallmentOut, LoanOut, ScheduleOut
+
+
+def installment_out(view: InstallmentView) -> InstallmentOut:
+    return InstallmentOut.model_validate(view)
+
+
+def loan_out(loan: Loan, figures: LoanFigures, assessment: dict | None) -> LoanOut:
+    return LoanOut(
+        id=loan.id,
+        status=loan.status,
+        household_id=loan.household_id,
+        product_id=loan.product_id,
+        lender_id=loan.lender_id,
+        currency=loan.currency,
+        amount=loan.amount,
+        term=loan.term,
+        purpose=loan.purpose,
+        housing_model_code=loan.housing_model_code,
+        first_repayment_date=loan.first_repayment_date,
+        submitted_on=loan.submitted_on,
+        submitted_by=loan.submitted_by,
+        decided_on=loan.decided_on,
+        decided_by=loan.decided_by,
+        decision_note=loan.decision_note,
+        override_reason=loan.override_reason,
+        approved_amount=loan.approved_amount,
+        terms=loan.terms if has_terms(loan) else None,
+        disbursed_amount=figures.disbursed,
+        principal_paid=figures.principal_paid,
+        written_off_principal=figures.written_off_principal,
+        outstanding_principal=figures.outstanding_principal,
+        overdue_amount=figures.overdue_amount,
+        days_past_due=figures.days_past_due,
+        total_paid=figures.total_paid,
+        credit_balance=figures.credit_balance,
+        recovered_amount=figures.recovered_amount,
+        next_installment=installment_out(figures.next_installment) if figures.next_installment else None,
+        assessment=assessment,
+        created_at=loan.created_at,
+    )
+
+
+def _loan_outs(session: Session, principal: Principal, loans: list[Loan], today: date) -> list[LoanOut]:
+    figures = reads.figures_for(session, loans, today, today)
+    assessments = repository.assessments(
+        session, [loan.assessment_id for loan in loans if loan.assessment_id]
+    )
+    out = []
+    for loan in loans:
+        assessment = assessments.get(loan.assessment_id)
+        view = affordability.assessment_view(assessment, principal) if assessment else None
+        out.append(loan_out(loan, figures[loan.id], view))
+    return out
+
+
+def one(session: Session, principal: Principal, loan: Loan, today: date) -> LoanOut:
+    return _loan_outs(session, principal, [loan], today)[0]
+
+
+def get(session: Session, principal: Principal, loan_id: str, today: date) -> LoanOut:
+    return one(session, principal, get_visible(session, principal, loan_id), today)
+
+
+def loans_page(
+    session: Session,
+    principal: Principal,
+    *,
+    status: str | None,
+    household_id: str | None,
+    product_id: str | None,
+    limit: int,
+    offset: int,
+    today: date,
+) -> Page[LoanOut]:
+    query = repository.loans_query(
+        lender_id=principal.lender_scope, status=status, household_id=household_id, product_id=product_id
+    )
+    items, total = page(session, query, limit, offset)
+    return Page[LoanOut](
+        items=_loan_outs(session, principal, items, today), total=total, limit=limit, offset=offset
+    )
+
+
+def schedule(
+    session: Session, principal: Principal, loan_id: str, as_of: date | None, today: date
+) -> ScheduleOut:
+    """The current schedule with what was paid on each installment as of a day (empty until the
+    first disbursement)."""
+    when = as_of or today
+    if when > today:
+        raise InvalidInput("as_of cannot be in the future", code="DATE_IN_FUTURE", field="as_of")
+    loan = get_visible(session, principal, loan_id)
+    figures = reads.figures(session, loan, when, today)
+    return ScheduleOut(
+        loan_id=loan.id,
+        version=loan.schedule_version,
+        currency=loan.currency,
+        as_of=when,
+        installments=[installment_out(v) for v in figures.installments],
+    )
+
+
+def inspections(session: Session, principal: Principal, loan_id: str, limit: int, offset: int):
+    loan = get_visible(session, principal, loan_id)
+    items, total = page(session, repository.inspections_query(loan.id), limit, offset)
+    return Page[InspectionOut](
+        items=[InspectionOut.model_validate(i) for i in items], total=total, limit=limit, offset=offset
+    )
+
+
+def history(session: Session, principal: Principal, loan_id: str, limit: int, offset: int):
+    loan = get_visible(session, principal, loan_id)
+    items, total = loan_history_page(session, loan.id, limit, offset)
+    return Page[HistoryEntryOut](
+        items=[HistoryEntryOut.model_validate(e) for e in items], total=total, limit=limit, offset=offset
+    )

@@ -120,7 +120,7 @@ def demo(serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = Fals
 
     settings = get_settings()
     upgrade(settings.database_url)
-    keys = seed(_database())
+    keys = seed(_database(), khr_per_usd=settings.khr_per_usd)
     typer.echo("Demo programme ready: Stung Mean Chey, 570 households, 3 partner MFIs, the materials bank.")
     typer.echo("API keys (Authorization: Bearer <key>):")
     for role, key in keys.items():

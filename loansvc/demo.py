@@ -26,6 +26,8 @@ from loansvc.db.models import (
     Site,
 )
 from loansvc.db.session import Database
+from loansvc.demo_history import seed_history
+from loansvc.web.clock import Clock
 
 SEED = 20260101
 SITE_NAME = "Stung Mean Chey"
@@ -275,11 +277,8 @@ def issue_demo_keys(session: Session) -> dict[str, str]:
     return keys
 
 
-def seed(db: Database, today: date | None = None) -> dict[str, str]:
-    from loansvc.demo_history import seed_history
-    from loansvc.web.clock import today as business_today
-
+def seed(db: Database, today: date | None = None, khr_per_usd: Decimal = Decimal("4100")) -> dict[str, str]:
     with db.transaction() as session:
         seed_data(session)
-        seed_history(session, today or business_today())
+        seed_history(session, today or Clock().today(), khr_per_usd=khr_per_usd)
         return issue_demo_keys(session)

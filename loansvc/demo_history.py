@@ -171,6 +171,7 @@ def _lend(
     officer: Principal,
     checker: Principal,
     today: date,
+    khr_per_usd: Decimal,
 ) -> None:
     submitted = today - timedelta(days=rng.randint(40, 540))
     bank = lender.kind == "materials_bank"
@@ -183,7 +184,7 @@ def _lend(
         amount = Decimal(rng.choice([600, 800, 1000, 1200]))
     term = rng.choice([t for t in (12, 18, 24, 36, 48) if product.min_term <= t <= product.max_term])
     # the loan officer sizes the loan to what the family can carry, as the policy computes it
-    record = affordability.policy_record(session, product.policy_version)
+    record = affordability.policy_record(session, product.policy_version, khr_per_usd=khr_per_usd)
     policy = affordability.engine_policy(record)
     request = affordability.product_loan_request(product, None, term, 0)
     inp, _ = affordability.household_input(session, household, product.currency, request, submitted, policy)
@@ -204,6 +205,7 @@ def _lend(
                 submitted_on=submitted,
             ),
             submitted,
+            khr_per_usd=khr_per_usd,
         )
     except DomainError:
         return
@@ -273,7 +275,13 @@ def _lend(
         _repay(session, maker if not bank else officer, loan, _behaviour(rng), rng, today)
 
 
-def seed_history(session: Session, today: date, share: float = 0.35, seed: int = 20260101) -> int:
+def seed_history(
+    session: Session,
+    today: date,
+    share: float = 0.35,
+    seed: int = 20260101,
+    khr_per_usd: Decimal = Decimal("4100"),
+) -> int:
     """Lend to about `share` of the households; returns the number of loans applied for."""
     if session.scalar(select(func.count(Loan.id))):
         return 0
@@ -295,6 +303,8 @@ def seed_history(session: Session, today: date, share: float = 0.35, seed: int =
             continue
         vulnerable = household.idpoor_level > 0 or bool(household.vulnerabilities)
         product = rng.choice(bank_products if vulnerable and bank_products else mfi_products)
-        _lend(session, rng, household, product, lenders[product.lender_id], officer, checker, today)
+        _lend(
+            session, rng, household, product, lenders[product.lender_id], officer, checker, today, khr_per_usd
+        )
         count += 1
     return count

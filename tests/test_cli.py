@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
 from alembic.script import ScriptDirectory
@@ -13,7 +15,7 @@ from typer.testing import CliRunner
 from loansvc import cli
 from loansvc.auth.service import authenticate
 from loansvc.config import get_settings
-from loansvc.db.models import ApiKey, Household, Lender, Site
+from loansvc.db.models import ApiKey, Household, Lender, Loan, Repayment, Site
 from loansvc.db.session import Database
 from loansvc.migrate import alembic_config
 from loansvc.registry.schemas import LenderCreate
@@ -224,3 +226,24 @@ def test_demo_households_look_like_the_settlement(cli_db):
         )
         # "a fifth ID Poor": between 15 % and 25 % of 570
         assert 85 <= id_poor <= 143
+
+
+def test_the_command_line_import_records_a_row_dated_like_an_earlier_payment(cli_db, tmp_path):
+    """It crashed (TypeError) on a row dated the same day as a payment the loan already had."""
+    assert invoke("demo").exit_code == 0
+    with cli_db.transaction() as session:
+        paid = session.execute(
+            select(Repayment.loan_id, Repayment.paid_on, Loan.lender_id, Loan.principal_repaid)
+            .join(Loan, Loan.id == Repayment.loan_id)
+            .where(Loan.status == "active")
+            .order_by(Repayment.paid_on.desc())
+            .limit(1)
+        ).one()
+    file = tmp_path / "same-day.csv"
+    file.write_text(f"loan_id,paid_on,amount,reference\n{paid.loan_id},{paid.paid_on},1.00,CLI-SAME-DAY\n")
+    result = invoke("import-repayments", str(file), "--lender", paid.lender_id)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"recorded": 1, "duplicates": 0, "rejected": []}
+    with cli_db.transaction() as session:
+        row = session.scalars(select(Repayment).where(Repayment.reference == "CLI-SAME-DAY")).one()
+        assert (row.loan_id, row.paid_on, row.amount) == (paid.loan_id, paid.paid_on, Decimal("1.0000"))

@@ -27,9 +27,9 @@ from loansvc.affordability.schemas import AssessRequest, RecordedAssessRequest
 from loansvc.auth.principal import Principal
 from loansvc.db.models import Assessment, Household, Product
 from loansvc.db.models import Policy as PolicyRecord
+from loansvc.db.query import page
 from loansvc.domain import affordability as policy_engine
 from loansvc.domain.errors import NotFound
-from loansvc.registry import repository as registry_repository
 
 
 def quick_assess(
@@ -120,9 +120,8 @@ def list_assessments(
 ) -> tuple[list[Assessment], int]:
     """A page of the household's assessments, newest first (a partner: its own lender's only)."""
     visible_household(session, principal, household_id)
-    lender = principal.lender_id if principal.is_partner else None
-    query = repository.assessments_query(household_id, lender)
-    return registry_repository.page(session, query, limit, offset)
+    query = repository.assessments_query(household_id, principal.lender_scope)
+    return page(session, query, limit, offset)
 
 
 def assessment_view(assessment: Assessment, principal: Principal) -> dict[str, Any]:

@@ -69,7 +69,7 @@ def _models(session: Session, codes: list[str]) -> list[dict[str, Any]]:
 
 
 def _programme_debt(
-    session: Session, site_id: str | None, index: dict[str, int], currency: str, rate: Decimal
+    session: Session, site_id: str | None, index: dict[str, int], currency: str, rate: Decimal, today: date
 ) -> dict[int, Decimal]:
     """Per household index, the monthly installments of its approved and active loans with every
     lender in loansvc, in `currency`, exactly as an assessment counts them (the assessments' own
@@ -77,7 +77,7 @@ def _programme_debt(
     extra = {}
     for household_id in planning_repository.households_with_committed_loans(session, site_id):
         if household_id in index:
-            loans = programme_loans(session, household_id, currency, rate)
+            loans = programme_loans(session, household_id, currency, rate, as_of=today)
             extra[index[household_id]] = sum((Decimal(p["monthly_installment"]) for p in loans), Decimal(0))
     return extra
 
@@ -92,7 +92,7 @@ def _lines(rows: list[tuple], index: dict[str, int]) -> fast.Lines:
     )
 
 
-def run(session: Session, body: CoverageRequest, *, khr_per_usd: Decimal) -> dict[str, Any]:
+def run(session: Session, body: CoverageRequest, today: date, *, khr_per_usd: Decimal) -> dict[str, Any]:
     """The coverage report; `khr_per_usd` (the app's setting) seeds the default policy on first use."""
     if body.site_id is not None and not planning_repository.site_exists(session, body.site_id):
         raise InvalidInput(f"no site {body.site_id}", code="UNKNOWN_SITE", field="site_id")
@@ -113,7 +113,7 @@ def run(session: Session, body: CoverageRequest, *, khr_per_usd: Decimal) -> dic
     results: list[dict[str, Any] | None] = [None] * len(models)
     for currency, members in by_currency.items():
         rate = policy.khr_per_usd
-        extra = _programme_debt(session, body.site_id, index, currency, rate)
+        extra = _programme_debt(session, body.site_id, index, currency, rate, today)
         figures = fast.monthly_figures(len(households), incomes, expenses, debts, currency, rate, extra)
         costs = [int(models[k]["cost"] / quantum(currency)) for k in members]
         try:

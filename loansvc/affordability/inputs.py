@@ -18,16 +18,15 @@ from loansvc.db.models import Household
 from loansvc.domain import affordability as policy_engine
 from loansvc.domain.errors import InvalidInput, NotFound
 from loansvc.domain.schedule import monthly_equivalent_factor
+from loansvc.lending import households
 from loansvc.lending.commitments import commitments
-from loansvc.registry import repository as registry_repository
 
 
 def visible_household(
     session: Session, principal: Principal, household_id: str, field: str | None = None
 ) -> Household:
     """The household, if the caller may see it: 404, or 422 on `field` when it is named in a body."""
-    lender = principal.lender_id if principal.is_partner else None
-    household = registry_repository.household(session, household_id, lender)
+    household = households.household(session, household_id, principal.lender_scope)
     if household is None:
         if field is not None:
             raise InvalidInput(f"no household {household_id}", code="UNKNOWN_HOUSEHOLD", field=field)
@@ -55,13 +54,14 @@ def programme_loans(
     currency: str,
     khr_per_usd: Decimal,
     exclude_loan_id: str | None = None,
-    as_of: date | None = None,
+    *,
+    as_of: date,
 ) -> list[dict[str, Any]]:
     """Each approved or active loan of the household in loansvc, with its monthly installment (the
     ledger's commitment: the larger of what is still to come and what the approval promises)."""
     loans = repository.committed_loans(session, household_id, exclude_loan_id)
     out = []
-    for c in commitments(session, loans, as_of or date.today()):
+    for c in commitments(session, loans, as_of):
         monthly_factor = monthly_equivalent_factor(c.frequency)
         monthly = policy_engine.to_currency(c.installment * monthly_factor, c.currency, currency, khr_per_usd)
         out.append(
@@ -88,9 +88,9 @@ def household_input(
     """The household's recorded finances and programme loans as the engine's input, with the
     programme loans themselves (for the stored snapshot). `overrides`: the non-empty lines of a
     request replace the recorded ones (an empty list keeps them: clients send the defaults)."""
-    household = registry_repository.household(session, household.id) or household
+    household = households.household(session, household.id) or household
     programme = programme_loans(
-        session, household.id, currency, policy.khr_per_usd, exclude_loan_id, as_of
+        session, household.id, currency, policy.khr_per_usd, exclude_loan_id, as_of=as_of
     )
     incomes = _lines(household.incomes, "amount", "source", "USD")
     expenses = _lines(household.expenses, "amount", "category", "USD")

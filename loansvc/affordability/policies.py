@@ -17,9 +17,9 @@ from loansvc.affordability.schemas import PolicyCreate
 from loansvc.auth.principal import Principal
 from loansvc.db.models import Policy as PolicyRecord
 from loansvc.db.models import Product
+from loansvc.db.query import page
 from loansvc.domain import affordability as policy_engine
 from loansvc.domain.errors import Conflict, InvalidInput, NotFound
-from loansvc.registry import repository as registry_repository
 
 DEFAULT_VERSION = policy_engine.DEFAULT_POLICY.version
 
@@ -109,7 +109,7 @@ def list_policies(
 ) -> tuple[list[PolicyRecord], int]:
     """A page of every version, oldest first; the default exists from the first read on."""
     policy_record(session, khr_per_usd=khr_per_usd)
-    return registry_repository.page(session, repository.policies_query(), limit, offset)
+    return page(session, repository.policies_query(), limit, offset)
 
 
 def get_policy(session: Session, version: str, *, khr_per_usd: Decimal | None = None) -> PolicyRecord:

@@ -24,8 +24,7 @@ from loansvc.affordability.schemas import (
 )
 from loansvc.auth.principal import Principal
 from loansvc.fields import Page
-from loansvc.web.clock import today
-from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, SettingsDep, require
+from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, SettingsDep, TodayDep, require
 from loansvc.web.problems import AUTH_ERRORS, responses
 
 router = APIRouter(prefix="/v1", tags=["affordability"])
@@ -53,10 +52,11 @@ def assess(
     body: AssessRequest,
     session: SessionDep,
     settings: SettingsDep,
+    today: TodayDep,
     principal: Principal = require("loan_officer", "partner"),
 ):
     """A quick cash-flow check with reasons and stress tests. Nothing is stored."""
-    return assessments.quick_assess(session, principal, body, today(), khr_per_usd=settings.khr_per_usd)
+    return assessments.quick_assess(session, principal, body, today, khr_per_usd=settings.khr_per_usd)
 
 
 @router.post(
@@ -70,11 +70,12 @@ def record_assessment(
     body: RecordedAssessRequest,
     session: SessionDep,
     settings: SettingsDep,
+    today: TodayDep,
     principal: Principal = require("loan_officer", "partner"),
 ):
     """Assess a registered household from its recorded finances and its loans with every lender."""
     assessment = assessments.record_assessment(
-        session, principal, household_id, body, today(), khr_per_usd=settings.khr_per_usd
+        session, principal, household_id, body, today, khr_per_usd=settings.khr_per_usd
     )
     return _stored_out(assessment, principal)
 
@@ -151,6 +152,7 @@ def financing_plan(
     body: FinancingPlanRequest,
     session: SessionDep,
     settings: SettingsDep,
+    today: TodayDep,
     principal: Principal = require("loan_officer", "partner"),
 ):
     """How this family can build this house: its contribution, the partner loan it can afford,
@@ -161,7 +163,7 @@ def financing_plan(
         principal,
         household_id,
         body,
-        today(),
+        today,
         khr_per_usd=settings.khr_per_usd,
         grant_cap_usd=settings.grant_cap_usd,
     )
@@ -183,6 +185,7 @@ def programme_coverage(
     body: CoverageRequest,
     session: SessionDep,
     settings: SettingsDep,
+    today: TodayDep,
     format: Annotated[Literal["json", "csv"], Query(description="json, or csv")] = "json",
     principal: Principal = require("finance_lead", "loan_officer"),
 ):
@@ -190,7 +193,7 @@ def programme_coverage(
     without subsidy, the subsidy that reaches every household (total and median), and both by
     income decile. Vectorised over households and scenarios; the exact engine stays the
     authority for any one family's figures."""
-    report = coverage.run(session, body, khr_per_usd=settings.khr_per_usd)
+    report = coverage.run(session, body, today, khr_per_usd=settings.khr_per_usd)
     if format == "csv":
         return Response(
             coverage.to_csv(report),

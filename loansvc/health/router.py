@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import text
+
+from loansvc.health.service import database_answers
 
 router = APIRouter(tags=["health"])
 
@@ -17,9 +18,6 @@ class Health(BaseModel):
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
 def health(request: Request):
-    try:
-        with request.app.state.db.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception:
+    if not database_answers(request.app.state.db.engine):
         return JSONResponse({"status": "degraded", "database": "unavailable"}, status_code=503)
     return Health(status="ok", database="ok")

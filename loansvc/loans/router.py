@@ -25,7 +25,7 @@ from loansvc.loans.schemas import (
     WithdrawRequest,
 )
 from loansvc.web import idempotency
-from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, TodayDep, WriteSessionDep, require
+from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, SettingsDep, TodayDep, WriteSessionDep, require
 from loansvc.web.idempotency import IdempotencyKey
 from loansvc.web.problems import AUTH_ERRORS, responses
 
@@ -37,11 +37,12 @@ LOAN_READERS = ALL_ROLES
 def apply_for_loan(
     body: LoanCreate,
     session: SessionDep,
+    settings: SettingsDep,
     today: TodayDep,
     principal: Principal = require("loan_officer", "partner"),
 ):
     """Submit an application; a fresh affordability assessment is attached and returned."""
-    loan = service.apply(session, principal, body, today)
+    loan = service.apply(session, principal, body, today, khr_per_usd=settings.khr_per_usd)
     return views.one(session, principal, loan, today)
 
 

@@ -47,7 +47,9 @@ def _check_limits(product: Product, body: LoanCreate) -> None:
         )
 
 
-def apply(session: Session, principal: Principal, body: LoanCreate, today: date) -> Loan:
+def apply(
+    session: Session, principal: Principal, body: LoanCreate, today: date, *, khr_per_usd: Decimal
+) -> Loan:
     submitted_on = body.submitted_on or today
     check_date(submitted_on, today=today, not_before=None, field="submitted_on")
     product, lender = _product_for(session, principal, body.product_id)
@@ -80,6 +82,7 @@ def apply(session: Session, principal: Principal, body: LoanCreate, today: date)
         term=body.term,
         grace_principal_periods=body.grace_principal_periods,
         as_of=submitted_on,
+        khr_per_usd=khr_per_usd,
     )
     loan = Loan(
         household_id=household.id,

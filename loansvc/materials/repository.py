@@ -29,6 +29,11 @@ def by_skus(session: Session, skus: Iterable[str], *, lock: bool = False) -> dic
     return {m.sku: m for m in session.scalars(query)}
 
 
+def movements_query(material_id: str) -> Select:
+    query = select(StockMovement).where(StockMovement.material_id == material_id)
+    return query.order_by(StockMovement.created_at, StockMovement.id)
+
+
 def movements(session: Session, material_id: str) -> list[StockMovement]:
     query = select(StockMovement).where(StockMovement.material_id == material_id)
     return list(session.scalars(query.order_by(StockMovement.created_at, StockMovement.id)))

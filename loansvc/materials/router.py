@@ -6,12 +6,10 @@ from fastapi import APIRouter, Request
 
 from loansvc.auth.principal import Principal
 from loansvc.fields import Page
-from loansvc.materials import repository, service
+from loansvc.materials import service
 from loansvc.materials.schemas import MaterialCreate, MaterialOut, ReceiptCreate, ReceiptOut, StockMovementOut
-from loansvc.registry.repository import page as paginate
 from loansvc.web import idempotency
-from loansvc.web.clock import today
-from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, WriteSessionDep, require
+from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, TodayDep, WriteSessionDep, require
 from loansvc.web.idempotency import IdempotencyKey
 from loansvc.web.problems import AUTH_ERRORS, responses
 
@@ -27,10 +25,7 @@ def create_material(
 
 @router.get("", response_model=Page[MaterialOut], responses=responses(*AUTH_ERRORS))
 def list_materials(session: SessionDep, page: PageDep, principal: Principal = require(*ALL_ROLES)):
-    items, total = paginate(session, repository.catalog_query(), page.limit, page.offset)
-    return Page[MaterialOut](
-        items=[service.material_out(m) for m in items], total=total, limit=page.limit, offset=page.offset
-    )
+    return service.catalog_page(session, page.limit, page.offset)
 
 
 @router.get("/{sku}", response_model=MaterialOut, responses=responses(*AUTH_ERRORS, 404))
@@ -49,22 +44,21 @@ def receive_stock(
     body: ReceiptCreate,
     request: Request,
     session: WriteSessionDep,
+    today: TodayDep,
     idempotency_key: IdempotencyKey = None,
     principal: Principal = require("loan_officer"),
 ):
     def action():
-        movement = service.receive(session, principal, sku, body, today())
-        material = service.get(session, sku)
-        return 201, ReceiptOut(
-            movement=StockMovementOut.model_validate(movement), material=service.material_out(material)
-        )
+        return 201, service.receipt_out(session, principal, sku, body, today)
 
     return idempotency.run(session, principal, request, idempotency_key, body, action)
 
 
-@router.get("/{sku}/movements", response_model=list[StockMovementOut], responses=responses(*AUTH_ERRORS, 404))
+@router.get("/{sku}/movements", response_model=Page[StockMovementOut], responses=responses(*AUTH_ERRORS, 404))
 def stock_movements(
-    sku: str, session: SessionDep, principal: Principal = require("loan_officer", "finance_lead")
+    sku: str,
+    session: SessionDep,
+    page: PageDep,
+    principal: Principal = require("loan_officer", "finance_lead"),
 ):
-    material = service.get(session, sku)
-    return repository.movements(session, material.id)
+    return service.movements_page(session, sku, page.limit, page.offset)

@@ -15,10 +15,12 @@ from sqlalchemy.orm import Session
 from loansvc.audit.service import record as audit
 from loansvc.auth.principal import Principal
 from loansvc.db.models import Material, StockMovement
+from loansvc.db.query import page
 from loansvc.domain.errors import Conflict, InvalidInput, NotFound
 from loansvc.domain.money import round_money
+from loansvc.fields import Page
 from loansvc.materials import repository
-from loansvc.materials.schemas import MaterialCreate, MaterialOut, ReceiptCreate
+from loansvc.materials.schemas import MaterialCreate, MaterialOut, ReceiptCreate, ReceiptOut, StockMovementOut
 
 UNIT_COST_PLACES = Decimal("0.0001")
 
@@ -139,3 +141,25 @@ def issue(
             )
         )
     session.flush()
+
+
+def catalog_page(session: Session, limit: int, offset: int) -> Page[MaterialOut]:
+    items, total = page(session, repository.catalog_query(), limit, offset)
+    return Page[MaterialOut](items=[material_out(m) for m in items], total=total, limit=limit, offset=offset)
+
+
+def movements_page(session: Session, sku: str, limit: int, offset: int) -> Page[StockMovementOut]:
+    material = get(session, sku)
+    items, total = page(session, repository.movements_query(material.id), limit, offset)
+    return Page[StockMovementOut](
+        items=[StockMovementOut.model_validate(m) for m in items], total=total, limit=limit, offset=offset
+    )
+
+
+def receipt_out(
+    session: Session, principal: Principal, sku: str, body: ReceiptCreate, today: date
+) -> ReceiptOut:
+    movement = receive(session, principal, sku, body, today)
+    return ReceiptOut(
+        movement=StockMovementOut.model_validate(movement), material=material_out(get(session, sku))
+    )

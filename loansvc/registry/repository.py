@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, exists, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
 
-from loansvc.db.models import Household, HouseholdLender, Lender, Product, Site
-
-
-def page(session: Session, query: Select, limit: int, offset: int) -> tuple[list, int]:
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    items = list(session.scalars(query.limit(limit).offset(offset)))
-    return items, total
+from loansvc.db.models import Household, Lender, Product, Site
+from loansvc.lending.households import applied_to
+from loansvc.lending.households import with_finances as _with_finances
 
 
 def lenders_query() -> Select:
@@ -29,14 +25,6 @@ def sites_query() -> Select:
     return select(Site).order_by(Site.created_at, Site.id)
 
 
-def _with_finances(query: Select) -> Select:
-    return query.options(
-        selectinload(Household.incomes),
-        selectinload(Household.expenses),
-        selectinload(Household.existing_debts),
-    )
-
-
 def households_query(site_id: str | None = None, partner_lender_id: str | None = None) -> Select:
     query = _with_finances(select(Household)).order_by(Household.site_id, Household.parcel_code, Household.id)
     if site_id is not None:
@@ -44,19 +32,6 @@ def households_query(site_id: str | None = None, partner_lender_id: str | None =
     if partner_lender_id is not None:
         query = query.where(applied_to(partner_lender_id))
     return query
-
-
-def applied_to(lender_id: str):
-    return exists().where(
-        HouseholdLender.household_id == Household.id, HouseholdLender.lender_id == lender_id
-    )
-
-
-def household(session: Session, household_id: str, partner_lender_id: str | None = None) -> Household | None:
-    query = _with_finances(select(Household)).where(Household.id == household_id)
-    if partner_lender_id is not None:
-        query = query.where(applied_to(partner_lender_id))
-    return session.scalars(query).first()
 
 
 def parcel_taken(session: Session, site_id: str, parcel_code: str, other_than: str | None = None) -> bool:

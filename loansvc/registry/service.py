@@ -23,8 +23,10 @@ from loansvc.db.models import (
     Product,
     Site,
 )
+from loansvc.db.query import page
 from loansvc.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from loansvc.domain.money import round_money
+from loansvc.lending import households
 from loansvc.registry import repository
 from loansvc.registry.schemas import (
     HouseholdCreate,
@@ -33,11 +35,6 @@ from loansvc.registry.schemas import (
     ProductCreate,
     SiteCreate,
 )
-
-
-def _partner_scope(principal: Principal) -> str | None:
-    return principal.lender_id if principal.is_partner else None
-
 
 # Lenders ------------------------------------------------------------------------------------------
 
@@ -52,7 +49,7 @@ def create_lender(session: Session, body: LenderCreate) -> Lender:
 
 
 def list_lenders(session: Session, limit: int, offset: int) -> tuple[list[Lender], int]:
-    return repository.page(session, repository.lenders_query(), limit, offset)
+    return page(session, repository.lenders_query(), limit, offset)
 
 
 def get_lender(session: Session, lender_id: str) -> Lender:
@@ -123,15 +120,15 @@ def create_product(
 def list_products(
     session: Session, principal: Principal, limit: int, offset: int, lender_id: str | None = None
 ):
-    scope = _partner_scope(principal)
+    scope = principal.lender_scope
     if scope is not None and lender_id not in (None, scope):
         return [], 0
-    return repository.page(session, repository.products_query(scope or lender_id), limit, offset)
+    return page(session, repository.products_query(scope or lender_id), limit, offset)
 
 
 def get_product(session: Session, principal: Principal, product_id: str) -> Product:
     product = session.get(Product, product_id)
-    scope = _partner_scope(principal)
+    scope = principal.lender_scope
     if product is None or (scope is not None and product.lender_id != scope):
         raise NotFound(f"no product {product_id}", code="PRODUCT_NOT_FOUND")
     return product
@@ -150,7 +147,7 @@ def create_site(session: Session, body: SiteCreate) -> Site:
 
 
 def list_sites(session: Session, limit: int, offset: int) -> tuple[list[Site], int]:
-    return repository.page(session, repository.sites_query(), limit, offset)
+    return page(session, repository.sites_query(), limit, offset)
 
 
 def get_site(session: Session, site_id: str) -> Site:
@@ -195,12 +192,12 @@ def create_household(session: Session, body: HouseholdCreate) -> Household:
 
 
 def list_households(session: Session, principal: Principal, site_id: str | None, limit: int, offset: int):
-    query = repository.households_query(site_id, _partner_scope(principal))
-    return repository.page(session, query, limit, offset)
+    query = repository.households_query(site_id, principal.lender_scope)
+    return page(session, query, limit, offset)
 
 
 def get_household(session: Session, principal: Principal, household_id: str) -> Household:
-    household = repository.household(session, household_id, _partner_scope(principal))
+    household = households.household(session, household_id, principal.lender_scope)
     if household is None:
         raise NotFound(f"no household {household_id}", code="HOUSEHOLD_NOT_FOUND")
     return household

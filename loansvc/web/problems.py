@@ -25,19 +25,18 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 class HTTPProblem(Exception):
     """An error of the HTTP edge (auth, roles, payload size) that carries its own status."""
 
-    status = 400
+    http_status = 400
     code = "BAD_REQUEST"
 
-    def __init__(self, detail: str, *, code: str | None = None, status: int | None = None, headers=None):
+    def __init__(self, detail: str, *, code: str | None = None, headers=None):
         super().__init__(detail)
         self.detail = detail
         self.code = code or self.code
-        self.status = status or self.status
         self.headers = headers
 
 
 class Unauthorized(HTTPProblem):
-    status = 401
+    http_status = 401
     code = "UNAUTHORIZED"
 
     def __init__(self, detail: str = "a valid API key is required (Authorization: Bearer <key>)"):
@@ -136,7 +135,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPProblem)
     async def _http_problem(request: Request, exc: HTTPProblem):
-        return problem_response(request, exc.status, exc.code, exc.detail, headers=exc.headers)
+        return problem_response(request, exc.http_status, exc.code, exc.detail, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):

@@ -26,6 +26,7 @@ from loansvc.db.models import Site
 from loansvc.demo import HOUSEHOLDS, SITE_NAME, seed_data
 from loansvc.domain import affordability
 from loansvc.domain.schedule import build_schedule
+from loansvc.lending import households as lending_households
 from loansvc.registry import repository as registry_repository
 from tests.api.helpers import assert_problem, create_household, create_site
 from tests.api.lending import apply, approve, business_day, lending_world, release
@@ -180,7 +181,7 @@ def test_a_loan_with_any_lender_in_loansvc_counts_as_debt_service(client, sessio
     assert (row["loan_installment"], row["affordable_count"], row["subsidy_total"]) == ("271.09", 0, "287.00")
     # the exact engine, through an assessment's inputs, says the same
     policy = engine_policy(policy_record(session))
-    household = registry_repository.household(session, family)
+    household = lending_households.household(session, family)
     loan_request = affordability.LoanRequest(D("2500"), D("18"), 10, "monthly")
     inp, _ = household_input(session, household, "USD", loan_request, TODAY, policy)
     exact = affordability.assess(inp, policy)

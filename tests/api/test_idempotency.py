@@ -128,7 +128,7 @@ def test_a_retried_receipt_adds_the_stock_once(client, world, db_state):
     )  # 140 x 6.3214 = 884.996
     receipts = [
         m
-        for m in client.get("/v1/materials/CEMENT-50KG/movements", headers=officer).json()
+        for m in client.get("/v1/materials/CEMENT-50KG/movements", headers=officer).json()["items"]
         if m["kind"] == "receipt"
     ]
     assert len(receipts) == 2  # the opening one and this one

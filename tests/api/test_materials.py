@@ -222,7 +222,7 @@ def test_materials_are_issued_at_the_cost_of_the_day_and_the_ledger_shows_every_
     assert movements.status_code == 200, movements.text
     assert [
         (m["kind"], D(m["quantity"]), D(m["unit_cost"]), m["occurred_on"], m["disbursement_id"])
-        for m in movements.json()
+        for m in movements.json()["items"]
     ] == [
         ("receipt", D("40"), D("6.25"), "2025-01-20", None),
         ("receipt", D("60"), D("6.50"), "2025-01-25", None),
@@ -231,7 +231,7 @@ def test_materials_are_issued_at_the_cost_of_the_day_and_the_ledger_shows_every_
         ("issue", D("-10"), D("6.56"), "2025-03-20", second["id"]),
     ]
     # what the ledger says is what is on hand: 40 + 60 - 12.5 + 12.5 - 10 = 90
-    assert sum(D(m["quantity"]) for m in movements.json()) == D("90")
+    assert sum(D(m["quantity"]) for m in movements.json()["items"]) == D("90")
     assert stock(client, officer, "CEMENT-50KG")[0] == D("90")
 
 

@@ -187,10 +187,13 @@ def import_repayments(
 
 
 @app.command("purge-idempotency")
-def purge_idempotency(days: Annotated[int, typer.Option(min=30)] = 30) -> None:
+def purge_idempotency(
+    days: Annotated[int | None, typer.Option(min=30, help="default: LOANSVC_IDEMPOTENCY_DAYS")] = None,
+) -> None:
     """Forget Idempotency-Keys older than DAYS (never fewer than 30)."""
     from loansvc.web.idempotency import purge_expired
 
+    days = days or get_settings().idempotency_days
     with _database().transaction() as session:
         removed = purge_expired(session, days)
     typer.echo(f"forgot {removed} idempotency keys older than {days} days")

@@ -13,7 +13,6 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LOANSVC_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///./loansvc.db"
-    environment: str = Field(default="development", description="development | test | production")
     log_level: str = "INFO"
     # The official NBC rate was about 4,085-4,118 KHR per USD in late 2023.
     khr_per_usd: Decimal = Decimal("4100")
@@ -23,7 +22,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     default_page_limit: int = 50
     max_page_limit: int = 500
-    idempotency_days: int = 30
+    # Idempotency-Keys are kept at least this many days (`loansvc purge-idempotency` forgets older ones)
+    idempotency_days: int = Field(default=30, ge=30)
     # a loan may be written off from this many days past due (two keys: one requests, one confirms)
     write_off_min_days_past_due: int = 180
     max_import_rows: int = 20_000

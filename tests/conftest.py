@@ -98,7 +98,7 @@ def session(db: _TestDatabase):
 
 @pytest.fixture()
 def app(db: _TestDatabase, database_url: str):
-    return create_app(Settings(database_url=database_url, environment="test"), database=db)
+    return create_app(Settings(database_url=database_url), database=db)
 
 
 @pytest.fixture()

@@ -489,7 +489,7 @@ def test_a_households_assessments_come_a_page_at_a_time(client, session, admin, 
 @pytest.fixture()
 def riel_at_5000(db, database_url) -> Iterator[TestClient]:
     """The same database, served by an app created with its own settings: 5,000 riel a dollar."""
-    settings = Settings(database_url=database_url, environment="test", khr_per_usd=Decimal("5000"))
+    settings = Settings(database_url=database_url, khr_per_usd=Decimal("5000"))
     with TestClient(create_app(settings, database=db), raise_server_exceptions=False) as c:
         yield c
 

@@ -82,7 +82,7 @@ class Live:
 def _live(engine: Engine, database_url: str) -> Iterator[Live]:
     before = _rows(engine)
     database = Database(database_url)
-    app = create_app(Settings(database_url=database_url, environment="test"), database=database)
+    app = create_app(Settings(database_url=database_url), database=database)
     try:
         with TestClient(app, raise_server_exceptions=False) as client:
             yield Live(client, database)

@@ -229,7 +229,7 @@ def test_a_shorter_term_is_a_smaller_loan_and_the_terms_must_fit_the_product(cli
 def test_the_grant_cap_is_the_apps_setting(world, db, database_url):
     # the same 24-month plan as above: 1,100 unpaid after the partner loan of 1,400. An app
     # created with a 600 dollar cap grants 600, and 1,100 - 600 = 500 is still missing
-    settings = Settings(database_url=database_url, environment="test", grant_cap_usd=D("600"))
+    settings = Settings(database_url=database_url, grant_cap_usd=D("600"))
     with TestClient(create_app(settings, database=db), raise_server_exceptions=False) as capped:
         response = plan(
             capped,

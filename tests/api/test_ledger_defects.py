@@ -154,7 +154,6 @@ def test_the_apps_settings_reach_the_write_off_and_the_page_size(db, database_ur
     world, loan_id = loan
     settings = Settings(
         database_url=database_url,
-        environment="test",
         write_off_min_days_past_due=60,
         default_page_limit=2,
         max_page_limit=3,

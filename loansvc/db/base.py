@@ -144,6 +144,11 @@ def Money() -> ExactDecimal:
     return ExactDecimal(20, 4)
 
 
+def Rate() -> ExactDecimal:
+    """A percentage (APR, EIR) with 6 decimals, exact on both databases."""
+    return ExactDecimal(12, 6)
+
+
 def Quantity() -> ExactDecimal:
     return ExactDecimal(20, 4)
 

@@ -68,7 +68,7 @@ def household_body(site_id: str, **overrides: Any) -> dict[str, Any]:
     return {
         "site_id": site_id,
         "parcel_code": unique("SMC").replace(" ", "-"),
-        "title_number": "PP-MC-2024-100007",
+        "title_number": unique("PP-MC-2024").replace(" ", "-"),
         "head_name": "Sok Sreymom",
         "phone": "012 345 678",
         "household_size": 4,

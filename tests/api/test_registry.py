@@ -200,7 +200,9 @@ def test_an_unknown_site_is_a_404(client, officer):
 
 def test_a_household_is_recorded_with_its_finances(client, officer):
     site = create_site(client, officer)
-    body = household_body(site["id"], parcel_code="SMC-001", idpoor_level=2, household_size=5)
+    body = household_body(
+        site["id"], parcel_code="SMC-001", title_number="PP-MC-2024-100007", idpoor_level=2, household_size=5
+    )
     response = client.post("/v1/households", headers=officer, json=body)
     assert response.status_code == 201, response.text
     created = response.json()

@@ -12,6 +12,7 @@ from loansvc.db.models.lending import (
     ScheduledInstallment,
     StockMovement,
 )
+from loansvc.db.models.protection import Consent, LoanReview
 from loansvc.db.models.registry import (
     Household,
     HouseholdDebt,
@@ -28,6 +29,7 @@ __all__ = [
     "ApiKey",
     "Assessment",
     "AuditEntry",
+    "Consent",
     "Disbursement",
     "DisbursementLine",
     "Household",
@@ -40,6 +42,7 @@ __all__ = [
     "Inspection",
     "Lender",
     "Loan",
+    "LoanReview",
     "Material",
     "Policy",
     "Product",

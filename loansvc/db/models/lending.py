@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from loansvc.db.base import Base, IdMixin, Money, Quantity, TimestampMixin, UTCDateTime, utcnow
+from loansvc.db.base import Base, IdMixin, Money, Quantity, Rate, TimestampMixin, UTCDateTime, utcnow
 from loansvc.db.models.enums import one_of
 
 LOAN_STATUSES = ("submitted", "approved", "rejected", "withdrawn", "active", "closed", "written_off")
@@ -72,6 +72,9 @@ class Loan(IdMixin, TimestampMixin, Base):
     first_unpaid_number: Mapped[int | None] = mapped_column(Integer)
     # from the frozen terms, for the short- or long-term classification in SQL
     periods_per_year: Mapped[int | None] = mapped_column(Integer)
+    # the application's own fee-inclusive true cost (its amount, term and fees), in percent
+    apr_percent: Mapped[Decimal | None] = mapped_column(Rate())
+    eir_percent: Mapped[Decimal | None] = mapped_column(Rate())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
@@ -132,6 +135,9 @@ class Disbursement(IdMixin, TimestampMixin, Base):
     milestone: Mapped[str] = mapped_column(String(50))
     disbursed_on: Mapped[date] = mapped_column(Date, index=True)
     created_by: Mapped[str] = mapped_column(String(100))
+    # amount is the gross principal disbursed; upfront fees withheld from it leave net_amount in hand
+    fees_withheld: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default="0")
+    net_amount: Mapped[Decimal | None] = mapped_column(Money())
 
 
 class DisbursementLine(IdMixin, Base):

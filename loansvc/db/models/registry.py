@@ -6,7 +6,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from loansvc.db.base import Base, IdMixin, Money, TimestampMixin, UTCDateTime, utcnow
@@ -75,6 +85,8 @@ class Product(IdMixin, TimestampMixin, Base):
     allow_credit_balance: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     late_fee: Mapped[Decimal | None] = mapped_column(Money())
     late_fee_after_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # in-kind materials wait for the previous stage's inspection, like cash tranches
+    materials_gated: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     milestones: Mapped[list[str]] = mapped_column(
         JSON, default=lambda: ["foundation", "structure", "roof", "finishing"]
     )
@@ -96,12 +108,23 @@ class Household(IdMixin, TimestampMixin, Base):
         UniqueConstraint("site_id", "parcel_code", name="uq_households_site_parcel"),
         CheckConstraint("household_size >= 1", name="size_positive"),
         CheckConstraint("idpoor_level IN (0, 1, 2)", name="idpoor_level_valid"),
+        # a title number belongs to one parcel (race-safe: the database refuses the second)
+        Index(
+            "uq_households_title_number",
+            "title_number",
+            unique=True,
+            postgresql_where=text("title_number IS NOT NULL"),
+            sqlite_where=text("title_number IS NOT NULL"),
+        ),
+        Index("ix_households_search_text", "search_text"),
     )
 
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
     parcel_code: Mapped[str] = mapped_column(String(50))
     title_number: Mapped[str | None] = mapped_column(String(50))
     head_name: Mapped[str] = mapped_column(String(200))
+    # name, parcel, title and phone folded for search (case and accents removed, Khmer kept)
+    search_text: Mapped[str | None] = mapped_column(String(500))
     phone: Mapped[str | None] = mapped_column(String(30))
     household_size: Mapped[int] = mapped_column(Integer)
     idpoor_level: Mapped[int] = mapped_column(Integer, default=0)

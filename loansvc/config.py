@@ -8,6 +8,9 @@ from functools import lru_cache
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# NBC Prakas on the interest rate cap: 18 % a year (the default of rate_cap_percent)
+RATE_CAP_PERCENT = Decimal("18")
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LOANSVC_", env_file=".env", extra="ignore")
@@ -30,6 +33,9 @@ class Settings(BaseSettings):
     # seconds a verified API key is trusted without a database read (0 = read every time);
     # a revocation is immediate in the process that revokes, and within this delay in the others
     auth_cache_seconds: float = 5.0
+    # NBC cap on a loan's nominal rate (percent a year): a product above it is refused, and an
+    # application whose fee-inclusive APR (shown to 2 decimals) passes it needs an acknowledgement
+    rate_cap_percent: Decimal = Field(default=RATE_CAP_PERCENT, ge=0, le=1000)
 
 
 @lru_cache

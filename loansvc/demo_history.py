@@ -36,6 +36,8 @@ from loansvc.loans.schemas import (
 )
 from loansvc.materials import service as materials
 from loansvc.materials.schemas import MaterialCreate, ReceiptCreate
+from loansvc.protection import service as protection
+from loansvc.protection.schemas import ApplicationConsent, ReviewCreate
 from loansvc.repayments import service as repayments
 from loansvc.repayments.schemas import RepaymentCreate
 
@@ -162,6 +164,23 @@ def _repay(
             break
 
 
+def _inspect(session: Session, officer: Principal, loan: Loan, milestone: str, on: date, today: date) -> None:
+    """The NGO site engineer passes a stage, after its funding and before the next stage's."""
+    disbursements.inspect(
+        session,
+        officer,
+        loan.id,
+        InspectionCreate(
+            milestone=milestone,
+            inspected_on=on,
+            inspector="NGO site engineer",
+            passed=True,
+            notes="stage built as planned",
+        ),
+        today,
+    )
+
+
 def _lend(
     session: Session,
     rng: random.Random,
@@ -203,6 +222,10 @@ def _lend(
                 purpose="build the core house",
                 housing_model_code="SMC-CORE-24",
                 submitted_on=submitted,
+                # the family signs the programme's consent form to share its file with the lender
+                consent=ApplicationConsent(
+                    given_on=submitted, method="signed_form", reference=f"CF-{household.parcel_code}"
+                ),
             ),
             submitted,
             khr_per_usd=khr_per_usd,
@@ -215,14 +238,20 @@ def _lend(
             session,
             approver,
             loan.id,
-            RejectRequest(note="repayment capacity too low", rejected_on=decided),
+            RejectRequest(reason="repayment capacity too low", rejected_on=decided),
             today,
         )
         return
+    if protection.review_reasons(session, loan):  # an ID Poor family: the loan officer reviews first
+        note = "home visit: incomes and debts checked with the family, repayment capacity confirmed"
+        review = ReviewCreate(outcome="cleared", note=note)
+        protection.record_review(session, checker, loan.id, review, decided)
     loans.approve(session, approver, loan.id, ApproveRequest(approved_on=decided), today)
     on = decided + timedelta(days=rng.randint(3, 15))
     if bank:
-        for milestone, lines in MATERIAL_KITS:
+        for n, (milestone, lines) in enumerate(MATERIAL_KITS):
+            if n:  # the stages go in order: the previous one passes its inspection first
+                _inspect(session, officer, loan, MATERIAL_KITS[n - 1][0], on - timedelta(days=2), today)
             body = DisbursementCreate(
                 kind="materials",
                 milestone=milestone,
@@ -242,20 +271,7 @@ def _lend(
         for n, (milestone, share) in enumerate(tranches):
             part = remaining if n == len(tranches) - 1 else (loan.approved_amount * share).quantize(step)
             if n:
-                inspected = on - timedelta(days=2)
-                disbursements.inspect(
-                    session,
-                    officer,
-                    loan.id,
-                    InspectionCreate(
-                        milestone=tranches[n - 1][0],
-                        inspected_on=inspected,
-                        inspector="NGO site engineer",
-                        passed=True,
-                        notes="stage built as planned",
-                    ),
-                    today,
-                )
+                _inspect(session, officer, loan, tranches[n - 1][0], on - timedelta(days=2), today)
             try:
                 disbursements.disburse(
                     session,

@@ -16,11 +16,12 @@ from loansvc.db.session import Database
 from loansvc.health.router import router as health_router
 from loansvc.loans.router import router as loans_router
 from loansvc.materials.router import router as materials_router
+from loansvc.protection.router import router as protection_router
 from loansvc.registry.router import router as registry_router
 from loansvc.repayments.router import router as repayments_router
 from loansvc.reports.router import router as reports_router
 from loansvc.schedules.router import router as schedules_router
-from loansvc.web import problems
+from loansvc.web import problems, query_check
 from loansvc.web.clock import Clock
 from loansvc.web.middleware import BodyLimitMiddleware, RequestLogMiddleware
 
@@ -41,6 +42,7 @@ ROUTERS = [
     housing_router,
     materials_router,
     loans_router,
+    protection_router,
     repayments_router,
     reports_router,
 ]
@@ -56,6 +58,7 @@ def create_app(
     app.state.db = database or Database(settings.database_url)
     app.state.clock = clock or Clock()
     recent_keys.ttl = settings.auth_cache_seconds
+    query_check.install(app)  # before the routers: every route refuses unknown query parameters
     for router in ROUTERS:
         app.include_router(router)
     problems.install(app)

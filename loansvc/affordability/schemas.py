@@ -272,6 +272,10 @@ class PlannedLoanOut(OutModel):
     monthly_installment: DecimalStr = Field(description="the largest installment as a monthly equivalent")
     installment_amount: DecimalStr | None
     total_interest: DecimalStr
+    total_fees: DecimalStr = Field(description="upfront fees and fees in the installments")
+    cost_of_credit: DecimalStr = Field(
+        description="what the loan costs the family: total_interest + total_fees"
+    )
     apr_percent: DecimalStr
     schedule: PlannedScheduleOut
 
@@ -289,6 +293,16 @@ class FinancingPlanOut(OutModel):
     max_loan_amount: DecimalStr
     partner_loan: PlannedLoanOut | None
     materials_loan: PlannedLoanOut | None
+    credit_order: list[Literal["materials_loan", "partner_loan"]] = Field(
+        description="the plan's loans in the order it filled the family's capacity with them"
+    )
+    total_interest: DecimalStr = Field(description="over every loan of the plan")
+    total_fees: DecimalStr = Field(description="over every loan of the plan")
+    total_cost_of_credit: DecimalStr = Field(
+        description="total_interest + total_fees: the plan is the one that leaves the least unpaid "
+        "by credit and, at that, costs the family least"
+    )
+    explanation: str = Field(description="why this plan, in one sentence")
     grant: DecimalStr
     funding_gap: DecimalStr
     monthly_debt_service_after: DecimalStr

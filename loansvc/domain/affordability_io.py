@@ -358,6 +358,20 @@ class AssessmentInput:
         return _make(cls, d, **converted)
 
 
+# every reason code an assessment can give (loansvc.domain.affordability words each one)
+REASON_CODES = (
+    "INCOME_NOT_POSITIVE",
+    "NO_SURPLUS",
+    "DSTI_ABOVE_MAX",
+    "INSTALLMENT_EXCEEDS_SURPLUS",
+    "INSTALLMENT_ABOVE_CAPACITY",
+    "IDPOOR_REVIEW",
+    "TOO_MANY_LENDERS",
+    "STRESS_FAILS",
+    "RATE_ABOVE_LEGAL_CAP",
+)
+
+
 @dataclass(frozen=True)
 class Policy:
     """Every number of the policy, versioned; a version once used is never changed."""
@@ -371,13 +385,23 @@ class Policy:
     fx_stress: Decimal = Decimal("0.90")  # fx_10pct_adverse
     rate_cap_percent: Decimal = Decimal("18")  # NBC Prakas B7-017-109 (2017)
     khr_per_usd: Decimal = Decimal("4100")
+    # reason codes that make approval wait for a loan officer's cleared review (2024 code of conduct:
+    # a thorough repayment-capacity check of ID Poor households)
+    needs_review: tuple[str, ...] = ("IDPOOR_REVIEW",)
 
     def __post_init__(self) -> None:
         if not isinstance(self.version, str) or not self.version.strip():
             raise _bad("version must be a non-empty string", "version", "INVALID_POLICY")
         _check_int(self.max_active_lenders, "max_active_lenders", 1)
+        codes = self.needs_review
+        if isinstance(codes, str) or not isinstance(codes, tuple | list):
+            raise _bad("needs_review must be a list of reason codes", "needs_review", "INVALID_POLICY")
+        unknown = [c for c in codes if c not in REASON_CODES]
+        if unknown:
+            raise _bad(f"needs_review: unknown reason code {unknown[0]!r}", "needs_review", "INVALID_POLICY")
+        _set(self, "needs_review", tuple(codes))
         for f in fields(self):
-            if f.name not in ("version", "max_active_lenders"):
+            if f.name not in ("version", "max_active_lenders", "needs_review"):
                 value = _decimal(getattr(self, f.name), f.name)
                 _set(self, f.name, value)
                 _check_amount(value, f.name, positive=f.name != "rate_cap_percent")

@@ -148,8 +148,8 @@ def _status(due_date: date, paid: Decimal, remaining: Decimal, as_of: date) -> s
 def late_fee_as_of(row, terms: LoanTerms | None, as_of: date) -> Decimal:
     """The late fee an installment owes at the end of `as_of`: once past its grace days while not
     fully paid. The ledger charges it (stores it on the installment) with the next payment; reads
-    show it from the day it applies."""
-    if terms is None or not terms.late_fee:
+    show it from the day it applies. An installment owing nothing (a 0 % grace one) is never late."""
+    if terms is None or not terms.late_fee or row.total <= 0:
         return ZERO
     if row.due_date + timedelta(days=terms.late_fee_after_days) >= as_of:
         return ZERO
@@ -207,6 +207,11 @@ def loan_figures(
     principal_paid = round_money(
         loan.principal_repaid - sum((p[0] for p in later.paid.values()), ZERO), currency
     )
+    # As of a day before a later tranche, the payments made by then are read on the current
+    # schedule, which carries that tranche's principal too: what they put on principal beyond what
+    # had been lent by then was, that day, paid beyond everything owed (a credit).
+    ahead = max(principal_paid - disbursed, ZERO)
+    principal_paid -= ahead
     written_off_on = loan.written_off_on
     written_off = written_off_on is not None and written_off_on <= as_of
     written_off_principal = (
@@ -233,7 +238,7 @@ def loan_figures(
         written_off_principal=written_off_principal,
         outstanding_principal=outstanding,
         total_paid=paid_now + credit,
-        credit_balance=credit,
+        credit_balance=credit + ahead,
         recovered_amount=round_money((loan.recovered_amount or ZERO) - later.recovered, currency),
         installments=views,
         next_installment=next((v for v in views if v.remaining > 0), None),

@@ -68,7 +68,8 @@ def _allocate(
     fees = {}
     if terms.late_fee:
         for row in rows:
-            if row.fully_paid_on is None and row.penalty == 0 and row.due_date + grace < paid_on:
+            # open: still owing something (an installment owing nothing, a 0 % grace one, is never late)
+            if _is_open(row) and row.penalty == 0 and row.due_date + grace < paid_on:
                 fees[row.number] = terms.late_fee
     dues = []
     for row in rows:

@@ -78,6 +78,8 @@ class LoanTerms:
     grace_principal_periods: int = 0
     first_repayment_date: date | None = None
     milestones: tuple[str, ...] = DEFAULT_MILESTONES
+    # materials follow the construction stages too, unless the product lets them out for any stage
+    materials_gated: bool = True
     prepayment: Prepayment = Prepayment.REDUCE_TERM
     holiday_rule: str = "next_working_day"
     allocation_order: tuple[Component, ...] = DEFAULT_ORDER
@@ -135,6 +137,7 @@ class LoanTerms:
             if self.first_repayment_date is None
             else self.first_repayment_date.isoformat(),
             "milestones": list(self.milestones),
+            "materials_gated": self.materials_gated,
             "prepayment": self.prepayment.value,
             "holiday_rule": self.holiday_rule,
             "allocation_order": [c.value for c in self.allocation_order],
@@ -163,6 +166,8 @@ class LoanTerms:
             grace_principal_periods=int(data.get("grace_principal_periods") or 0),
             first_repayment_date=date.fromisoformat(first) if first else None,
             milestones=tuple(data.get("milestones") or DEFAULT_MILESTONES),
+            # terms frozen before the setting existed gate materials, as the default does
+            materials_gated=data.get("materials_gated") is not False,
             prepayment=Prepayment(data.get("prepayment") or Prepayment.REDUCE_TERM.value),
             holiday_rule=data.get("holiday_rule") or "next_working_day",
             allocation_order=allocation_order(
@@ -192,6 +197,7 @@ def freeze(product, loan, approved_amount: Decimal) -> LoanTerms:
         grace_principal_periods=requested_grace(loan),
         first_repayment_date=loan.first_repayment_date,
         milestones=tuple(product.milestones or DEFAULT_MILESTONES),
+        materials_gated=product.materials_gated is not False,
         prepayment=Prepayment(product.prepayment or Prepayment.REDUCE_TERM.value),
         holiday_rule=getattr(product, "holiday_rule", None) or "next_working_day",
         allocation_order=allocation_order(product.allocation_order or [c.value for c in DEFAULT_ORDER]),

@@ -17,18 +17,37 @@ from loansvc.audit.service import record as audit
 from loansvc.auth.principal import Principal
 from loansvc.db.models import Disbursement, DisbursementLine, Inspection, Lender, Loan
 from loansvc.domain.errors import Conflict, Forbidden, InvalidInput
-from loansvc.domain.money import round_money
+from loansvc.domain.money import Rounding, quantum, round_money
 from loansvc.domain.schedule import InterestCalculation, Schedule, Tranche, build_schedule, due_dates
+from loansvc.domain.terms import FeeTiming, fee_amount
 from loansvc.fields import Page
 from loansvc.lending import ledger
 from loansvc.lending import repository as lending_repository
 from loansvc.lending.access import check_date, get_visible, snapshot
 from loansvc.lending.status import illegal_transition, transition
-from loansvc.lending.terms import terms_of
-from loansvc.loans import repository
+from loansvc.lending.terms import LoanTerms, terms_of
+from loansvc.loans import repository, stages
 from loansvc.loans.schemas import DisbursementCreate, DisbursementLineOut, DisbursementOut, InspectionCreate
 from loansvc.materials import repository as materials_repository
 from loansvc.materials import service as materials
+
+
+def upfront_fees(terms: LoanTerms, principal: Decimal) -> Decimal:
+    """The contract's upfront fees on `principal`: fixed amounts plus percents of it, each rounded
+    to the minor unit as the schedule rounds them (0 for no principal)."""
+    if principal <= 0:
+        return Decimal(0)
+    q = quantum(terms.currency)
+    upfront = (f for f in terms.fees if f.timing is FeeTiming.UPFRONT)
+    return sum((fee_amount(f, principal, q, Rounding.HALF_EVEN) for f in upfront), Decimal(0))
+
+
+def withheld_fees(loan: Loan, amount: Decimal) -> Decimal:
+    """What a cash disbursement of `amount` withholds: the upfront fees on everything disbursed with
+    it, less those on what was disbursed before. So fixed fees come off the first tranche, percent
+    fees pro rata, and the disbursements together withhold the fees on their total exactly."""
+    terms = terms_of(loan)
+    return upfront_fees(terms, loan.disbursed_amount + amount) - upfront_fees(terms, loan.disbursed_amount)
 
 
 def schedule_for(loan: Loan, disbursements: list[tuple[date, Decimal]]) -> Schedule:
@@ -79,33 +98,6 @@ def _check_actor(session: Session, principal: Principal, loan: Loan, kind: str) 
     return lender
 
 
-def _check_milestone(session: Session, loan: Loan, milestone: str, kind: str, on: date) -> None:
-    milestones = terms_of(loan).milestones
-    if milestone not in milestones:
-        raise InvalidInput(
-            f"milestone must be one of: {', '.join(milestones)}", code="UNKNOWN_MILESTONE", field="milestone"
-        )
-    if kind != "cash":
-        return
-    previous = [d for d in lending_repository.disbursements(session, loan.id) if d.kind == "cash"]
-    if not previous:
-        return
-    last = previous[-1]
-    # what counts is the latest inspection of that milestone between that tranche and this one: an
-    # earlier one cannot attest how the tranche was spent, and a later failure withdraws a pass
-    seen = [
-        i
-        for i in repository.inspections(session, loan.id)
-        if i.milestone == last.milestone and last.disbursed_on <= i.inspected_on <= on
-    ]
-    if not seen or not seen[-1].passed:
-        raise Conflict(
-            f"a tranche after the first needs a passed inspection of the previous milestone "
-            f"({last.milestone}), dated from {last.disbursed_on} (its tranche) to {on}",
-            code="INSPECTION_REQUIRED",
-        )
-
-
 def disburse(
     session: Session, principal: Principal, loan_id: str, body: DisbursementCreate, today: date
 ) -> Disbursement:
@@ -128,7 +120,7 @@ def disburse(
             code="DATE_BEFORE_PREVIOUS_STEP",
             field="date",
         )
-    _check_milestone(session, loan, body.milestone, body.kind, on)
+    stages.check(session, loan, body.milestone, body.kind, on)  # construction stages in order
     stock = {}
     lines: list[tuple[str, Decimal, Decimal, Decimal]] = []
     if body.kind == "materials":
@@ -164,11 +156,21 @@ def disburse(
             f"above the approved {loan.approved_amount}",
             code="OVER_DISBURSEMENT",
         )
+    # goods cannot be withheld: in-kind loans carry no upfront fee (refused on materials-bank products)
+    withheld = withheld_fees(loan, amount) if body.kind == "cash" else Decimal(0)
+    if withheld >= amount:
+        raise InvalidInput(
+            f"the tranche of {amount} does not cover the upfront fees of {withheld} withheld from it",
+            code="FEES_ABOVE_TRANCHE",
+            field="amount",
+        )
     before = snapshot(loan)
     disbursement = Disbursement(
         loan_id=loan.id,
         kind=body.kind,
         amount=amount,
+        fees_withheld=withheld,
+        net_amount=amount - withheld,
         milestone=body.milestone,
         disbursed_on=on,
         created_by=principal.name,
@@ -210,6 +212,8 @@ def disburse(
             "disbursement": {
                 "kind": body.kind,
                 "amount": str(amount),
+                "fees_withheld": str(withheld),
+                "net_amount": str(amount - withheld),
                 "milestone": body.milestone,
                 "date": on.isoformat(),
                 "lines": [{"sku": s, "quantity": str(q), "value": str(v)} for s, q, _, v in lines],
@@ -235,11 +239,19 @@ def disbursement_out(
 ) -> DisbursementOut:
     if lines is None:
         lines = repository.disbursement_lines(session, [disbursement.id])[disbursement.id]
+    gross = round_money(disbursement.amount, loan.currency)
+    withheld = round_money(disbursement.fees_withheld or Decimal(0), loan.currency)
     return DisbursementOut(
         id=disbursement.id,
         loan_id=loan.id,
         kind=disbursement.kind,
-        amount=round_money(disbursement.amount, loan.currency),
+        amount=gross,
+        gross_amount=gross,
+        fees_withheld=withheld,
+        # rows from before fees were withheld have no net_amount: all of it reached the family
+        net_amount=round_money(disbursement.net_amount, loan.currency)
+        if disbursement.net_amount is not None
+        else gross - withheld,
         milestone=disbursement.milestone,
         date=disbursement.disbursed_on,
         lines=[

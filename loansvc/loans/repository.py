@@ -7,6 +7,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from loansvc.db.models import Assessment, DisbursementLine, Inspection, Loan
+from loansvc.db.models.lending import OPEN_APPLICATION_STATUSES
 from loansvc.db.query import for_lender
 
 
@@ -45,3 +46,13 @@ def inspections_query(loan_id: str) -> Select:
 
 def inspections(session: Session, loan_id: str) -> list[Inspection]:
     return list(session.scalars(inspections_query(loan_id)))
+
+
+def open_application(session: Session, household_id: str, lender_id: str) -> Loan | None:
+    """The household's open application (submitted or approved) to the lender, if any."""
+    query = select(Loan).where(
+        Loan.household_id == household_id,
+        Loan.lender_id == lender_id,
+        Loan.status.in_(OPEN_APPLICATION_STATUSES),
+    )
+    return session.scalars(query.order_by(Loan.submitted_on, Loan.id)).first()

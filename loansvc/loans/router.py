@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 
 from loansvc.auth.principal import Principal
 from loansvc.fields import Page
-from loansvc.loans import disbursements, service, views
+from loansvc.loans import disbursements, service, stages, views
 from loansvc.loans.schemas import (
     ApproveRequest,
     DisbursementCreate,
@@ -24,6 +24,7 @@ from loansvc.loans.schemas import (
     ScheduleOut,
     WithdrawRequest,
 )
+from loansvc.loans.stages import MilestoneOut
 from loansvc.web import idempotency
 from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, SettingsDep, TodayDep, WriteSessionDep, require
 from loansvc.web.idempotency import IdempotencyKey
@@ -36,14 +37,26 @@ LOAN_READERS = ALL_ROLES
 @router.post("", status_code=201, response_model=LoanOut, responses=responses(*AUTH_ERRORS, 409, 422))
 def apply_for_loan(
     body: LoanCreate,
-    session: SessionDep,
+    request: Request,
+    session: WriteSessionDep,
     settings: SettingsDep,
     today: TodayDep,
+    idempotency_key: IdempotencyKey = None,
     principal: Principal = require("loan_officer", "partner"),
 ):
-    """Submit an application; a fresh affordability assessment is attached and returned."""
-    loan = service.apply(session, principal, body, today, khr_per_usd=settings.khr_per_usd)
-    return views.one(session, principal, loan, today)
+    """Submit an application; a fresh affordability assessment is attached and returned.
+
+    The household must have consented to share its file with the product's lender: a live consent
+    recorded by a loan officer, or `consent` in the body (422 CONSENT_REQUIRED otherwise). A second
+    open application (submitted or approved) for the same household and lender is 409
+    DUPLICATE_APPLICATION with `existing_loan_id`. A retry with the same `Idempotency-Key` replays
+    the first answer (one loan), even when sent concurrently."""
+
+    def action():
+        loan = service.apply(session, principal, body, today, khr_per_usd=settings.khr_per_usd)
+        return 201, views.one(session, principal, loan, today)
+
+    return idempotency.run(session, principal, request, idempotency_key, body, action)
 
 
 @router.get("", response_model=Page[LoanOut], responses=responses(*AUTH_ERRORS))
@@ -80,11 +93,18 @@ def approve_loan(
     loan_id: str,
     body: ApproveRequest,
     session: SessionDep,
+    settings: SettingsDep,
     today: TodayDep,
     principal: Principal = require("loan_officer", "partner"),
 ):
-    """Four eyes: the approving key must differ from the submitting key. Approval freezes the terms."""
-    loan = service.approve(session, principal, loan_id, body, today)
+    """Four eyes: the approving key must differ from the submitting key. Approval freezes the terms.
+
+    When the loan's apr_percent (2 decimals, as shown) is above `LOANSVC_RATE_CAP_PERCENT`, the
+    approval needs `acknowledge_apr_above_cap: true` with a written `note` (else 409 APR_ABOVE_CAP);
+    the history's approval entry carries the APR, the cap and the note."""
+    loan = service.approve(
+        session, principal, loan_id, body, today, rate_cap_percent=settings.rate_cap_percent
+    )
     return views.one(session, principal, loan, today)
 
 
@@ -167,6 +187,21 @@ def list_inspections(
     loan_id: str, session: SessionDep, page: PageDep, principal: Principal = require(*LOAN_READERS)
 ):
     return views.inspections(session, principal, loan_id, page.limit, page.offset)
+
+
+@router.get(
+    "/{loan_id}/milestones", response_model=Page[MilestoneOut], responses=responses(*AUTH_ERRORS, 404)
+)
+def list_milestones(
+    loan_id: str, session: SessionDep, page: PageDep, principal: Principal = require(*LOAN_READERS)
+):
+    """Every milestone of the contract in order, each with its tranches, deliveries and inspections.
+
+    `status`: not_started (nothing disbursed for it); funded (disbursed, not inspected since its last
+    funding); inspected_passed (its latest inspection since its last funding passed: the next milestone
+    may be funded); inspected_failed (that inspection failed: the next milestone waits for a later pass).
+    """
+    return stages.milestones_page(session, principal, loan_id, page.limit, page.offset)
 
 
 @router.get("/{loan_id}/schedule", response_model=ScheduleOut, responses=responses(*AUTH_ERRORS, 404, 422))

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, model_validator
 
 from loansvc.fields import DecimalStr, Name, Note, OutModel, PositiveAmount, Quantity, StrictModel
+from loansvc.protection.schemas import ApplicationConsent
 
 Milestone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
@@ -25,6 +26,11 @@ class LoanCreate(StrictModel):
     first_repayment_date: date | None = None
     grace_principal_periods: int = Field(default=0, ge=0, le=60)
     submitted_on: date | None = None
+    consent: ApplicationConsent | None = Field(
+        default=None,
+        description="the household's consent to share its file with the product's lender; needed unless"
+        " a live consent for that lender is already recorded (POST /v1/households/{id}/consents)",
+    )
 
 
 class ApproveRequest(StrictModel):
@@ -35,16 +41,46 @@ class ApproveRequest(StrictModel):
         default=None,
         description="admin only: approve despite an ineligible assessment, with a written reason",
     )
+    acknowledge_apr_above_cap: bool = Field(
+        default=False,
+        description="needed, with a written note, when the loan's apr_percent (2 decimals, as shown) is"
+        " above the legal cap (LOANSVC_RATE_CAP_PERCENT); without it the approval is 409 APR_ABOVE_CAP",
+    )
+
+    @model_validator(mode="after")
+    def _acknowledged_in_writing(self):
+        if self.acknowledge_apr_above_cap and self.note is None:
+            raise ValueError("acknowledge_apr_above_cap needs a written note saying why")
+        return self
+
+
+def _reason_from_note(data: Any) -> Any:
+    """`reason` is the field (as on reverse and write-off); `note` is its deprecated alias."""
+    if isinstance(data, dict) and "note" in data:
+        data = dict(data)
+        note = data.pop("note")
+        if data.get("reason") not in (None, note):
+            raise ValueError("send reason only: note is its deprecated alias")
+        data["reason"] = note if data.get("reason") is None else data["reason"]
+    return data
 
 
 class RejectRequest(StrictModel):
-    note: Note
+    reason: Note = Field(description="why the application is rejected (`note` is accepted as its alias)")
+    note: Note | None = Field(default=None, deprecated=True, description="deprecated alias of `reason`")
     rejected_on: date | None = None
+
+    _note = model_validator(mode="before")(_reason_from_note)
 
 
 class WithdrawRequest(StrictModel):
-    note: Note | None = None
+    reason: Note | None = Field(
+        default=None, description="why the application is withdrawn (`note` is accepted as its alias)"
+    )
+    note: Note | None = Field(default=None, deprecated=True, description="deprecated alias of `reason`")
     withdrawn_on: date | None = None
+
+    _note = model_validator(mode="before")(_reason_from_note)
 
 
 class MaterialLine(StrictModel):
@@ -102,7 +138,13 @@ class DisbursementOut(OutModel):
     id: str
     loan_id: str
     kind: str
-    amount: DecimalStr
+    amount: DecimalStr = Field(description="the principal disbursed (= gross_amount; kept for compatibility)")
+    gross_amount: DecimalStr = Field(description="the principal this disbursement adds to the loan")
+    fees_withheld: DecimalStr = Field(
+        description="upfront fees withheld from it: fixed fees from the first disbursement, percent fees"
+        " pro rata (percent of the principal disbursed so far, less what earlier disbursements withheld)"
+    )
+    net_amount: DecimalStr = Field(description="what the family receives: gross_amount - fees_withheld")
     milestone: str
     date: date
     lines: list[DisbursementLineOut]
@@ -133,11 +175,21 @@ class InstallmentOut(OutModel):
     )
 
 
+class ScheduleFeesOut(OutModel):
+    upfront: DecimalStr = Field(
+        description="the contract's upfront fees on the approved amount, withheld from the disbursements"
+    )
+    withheld: DecimalStr = Field(description="upfront fees withheld by the disbursements so far")
+    per_installment: DecimalStr = Field(description="the installments' fees, due with them like any amount")
+    total: DecimalStr = Field(description="upfront + per_installment")
+
+
 class ScheduleOut(OutModel):
     loan_id: str
     version: int
     currency: str
     as_of: date
+    fees: ScheduleFeesOut | None = Field(description="where the loan's fees are paid (null before approval)")
     installments: list[InstallmentOut]
 
 
@@ -160,6 +212,14 @@ class LoanOut(OutModel):
     decision_note: str | None
     override_reason: str | None
     approved_amount: DecimalStr | None
+    apr_percent: DecimalStr | None = Field(
+        description="the application's own fee-inclusive APR (actuarial, upfront fees withheld from the"
+        " disbursement), in percent, 2 decimals (half-even) as shown to the family; the approval rule"
+        " compares this shown value with the cap (null for loans applied for before it was computed)"
+    )
+    eir_percent: DecimalStr | None = Field(
+        description="the effective interest rate a year of the same cash flows, in percent, 2 decimals"
+    )
     terms: dict[str, Any] | None
     disbursed_amount: DecimalStr
     principal_paid: DecimalStr

@@ -1,26 +1,34 @@
 """Loan applications and decisions: apply, approve (four eyes), reject, withdraw.
 
 A partner key acts only on its own lender's loans: anything else is 404. Every state change is
-written to the audit log with the state before and after.
+written to the audit log with the state before and after. An application needs the household's
+consent for the lender (loansvc.protection) and is the household's only open one with that lender
+(409 DUPLICATE_APPLICATION, race-safe through a partial unique index); an approval waits for the
+loan officer's review when the assessment asks for one.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from loansvc import affordability
 from loansvc.audit.service import record as audit
 from loansvc.auth.principal import Principal
+from loansvc.config import RATE_CAP_PERCENT
 from loansvc.db.models import Assessment, Household, Lender, Loan, Product
 from loansvc.domain.errors import Conflict, Forbidden, InvalidInput
 from loansvc.domain.money import round_money
+from loansvc.domain.schedule import simulate
 from loansvc.lending.access import check_date, get_visible, snapshot
 from loansvc.lending.status import check_transition, transition
 from loansvc.lending.terms import application_terms, freeze
+from loansvc.loans import repository
 from loansvc.loans.schemas import ApproveRequest, LoanCreate, RejectRequest, WithdrawRequest
+from loansvc.protection import service as protection
 from loansvc.registry.service import link_household_to_lender
 
 
@@ -45,6 +53,65 @@ def _check_limits(product: Product, body: LoanCreate) -> None:
             code="GRACE_OUT_OF_RANGE",
             field="grace_principal_periods",
         )
+
+
+_CENT = Decimal("0.01")
+
+
+def shown_percent(value: Decimal) -> Decimal:
+    """A rate as it is shown to people: 2 decimals, half-even (the rule against the cap reads this)."""
+    return value.quantize(_CENT, rounding=ROUND_HALF_EVEN)
+
+
+def _price(product: Product, loan: Loan, amount: Decimal) -> tuple[Decimal, Decimal]:
+    """The fee-inclusive (APR, EIR) of `amount` on the application's own terms (term, grace, first
+    repayment date; the product's rate and fees), disbursed whole on its submission day with the
+    upfront fees withheld: the domain's actuarial rate of those cash flows."""
+    priced = simulate(freeze(product, loan, amount).schedule_terms(amount, loan.submitted_on))
+    return priced.apr_percent, priced.eir_percent
+
+
+def _check_apr_cap(apr: Decimal, body: ApproveRequest, rate_cap_percent: Decimal) -> None:
+    shown = shown_percent(apr)
+    if shown > rate_cap_percent and not body.acknowledge_apr_above_cap:
+        error = Conflict(
+            f"the loan's APR of {shown}%, fees included, is above the legal cap of {rate_cap_percent}%: "
+            "approve it only with acknowledge_apr_above_cap true and a written note saying why",
+            code="APR_ABOVE_CAP",
+        )
+        error.extra = {"apr_percent": str(shown), "rate_cap_percent": str(rate_cap_percent)}  # type: ignore[attr-defined]
+        raise error
+
+
+def _duplicate(existing: Loan) -> Conflict:
+    error = Conflict(
+        f"the household already has an open application to this lender (loan {existing.id},"
+        f" {existing.status}): withdraw or decide it first",
+        code="DUPLICATE_APPLICATION",
+    )
+    error.extra = {"existing_loan_id": existing.id}  # type: ignore[attr-defined]
+    return error
+
+
+def _check_no_open_application(session: Session, household_id: str, lender_id: str) -> None:
+    """One open application (submitted or approved, not yet disbursed) per household and lender."""
+    existing = repository.open_application(session, household_id, lender_id)
+    if existing is not None:
+        raise _duplicate(existing)
+
+
+def _insert_application(session: Session, loan: Loan) -> None:
+    """Insert the loan; a concurrent application that committed first trips the unique index
+    uq_loans_open_application, and answers the same 409 as the check before."""
+    try:
+        with session.begin_nested():
+            session.add(loan)
+            session.flush()
+    except IntegrityError:
+        existing = repository.open_application(session, loan.household_id, loan.lender_id)
+        if existing is None:
+            raise
+        raise _duplicate(existing) from None
 
 
 def apply(
@@ -73,6 +140,11 @@ def apply(
             code="UNKNOWN_HOUSING_MODEL",
             field="housing_model_code",
         )
+    # the application makes the household visible to the lender: only with the household's consent
+    protection.consent_for_application(
+        session, principal, household.id, lender.id, body.consent, submitted_on, today
+    )
+    _check_no_open_application(session, household.id, lender.id)
     assessment = affordability.assess_for_application(
         session,
         principal,
@@ -104,8 +176,8 @@ def apply(
         schedule_version=0,
         terms=application_terms(body.grace_principal_periods),
     )
-    session.add(loan)
-    session.flush()
+    loan.apr_percent, loan.eir_percent = _price(product, loan, body.amount)
+    _insert_application(session, loan)
     link_household_to_lender(session, household.id, lender.id)
     audit(
         session,
@@ -135,7 +207,16 @@ def _check_decider(session: Session, principal: Principal, loan: Loan) -> Lender
     return lender
 
 
-def approve(session: Session, principal: Principal, loan_id: str, body: ApproveRequest, today: date) -> Loan:
+def approve(
+    session: Session,
+    principal: Principal,
+    loan_id: str,
+    body: ApproveRequest,
+    today: date,
+    *,
+    rate_cap_percent: Decimal = RATE_CAP_PERCENT,
+) -> Loan:
+    """`rate_cap_percent`: the legal cap (settings); an APR shown above it needs the acknowledgement."""
     loan = get_visible(session, principal, loan_id, lock=True)
     check_transition(loan, "approved")  # the current status answers first, whatever else is wrong
     _check_decider(session, principal, loan)
@@ -156,10 +237,17 @@ def approve(session: Session, principal: Principal, loan_id: str, body: ApproveR
             "the affordability assessment is ineligible: an admin may approve with a written override_reason",
             code="ASSESSMENT_INELIGIBLE",
         )
+    protection.check_review(session, loan)  # ID Poor (and any needs_review reason): a cleared review
+    product = session.get(Product, loan.product_id)
+    # the application's price, again for a smaller approved amount (a fixed fee then weighs more)
+    priced = (loan.apr_percent, loan.eir_percent)
+    if approved_amount != loan.amount or loan.apr_percent is None:
+        priced = _price(product, loan, approved_amount)
+    _check_apr_cap(priced[0], body, rate_cap_percent)
     before = snapshot(loan)
     transition(loan, "approved")
-    product = session.get(Product, loan.product_id)
     loan.approved_amount = approved_amount
+    loan.apr_percent, loan.eir_percent = priced
     frozen = freeze(product, loan, approved_amount)
     loan.terms = frozen.to_json()
     loan.periods_per_year = frozen.frequency.periods_per_year
@@ -177,7 +265,13 @@ def approve(session: Session, principal: Principal, loan_id: str, body: ApproveR
         loan_id=loan.id,
         action="approved",
         before=before,
-        after=snapshot(loan) | {"override_reason": body.override_reason, "note": body.note},
+        after=snapshot(loan)
+        | {"override_reason": body.override_reason, "note": body.note}
+        | {
+            "apr_percent": str(shown_percent(priced[0])),
+            "rate_cap_percent": str(rate_cap_percent),
+            "acknowledge_apr_above_cap": body.acknowledge_apr_above_cap,
+        },
     )
     return loan
 
@@ -190,7 +284,7 @@ def reject(session: Session, principal: Principal, loan_id: str, body: RejectReq
     check_date(rejected_on, today=today, not_before=loan.submitted_on, field="rejected_on", step="submission")
     before = snapshot(loan)
     transition(loan, "rejected")
-    loan.decided_on, loan.decided_by, loan.decision_note = rejected_on, principal.name, body.note
+    loan.decided_on, loan.decided_by, loan.decision_note = rejected_on, principal.name, body.reason
     loan.last_event_on = rejected_on
     session.flush()
     audit(
@@ -201,7 +295,7 @@ def reject(session: Session, principal: Principal, loan_id: str, body: RejectReq
         loan_id=loan.id,
         action="rejected",
         before=before,
-        after=snapshot(loan) | {"note": body.note},
+        after=snapshot(loan) | {"reason": body.reason},
     )
     return loan
 
@@ -216,7 +310,7 @@ def withdraw(
     before = snapshot(loan)
     transition(loan, "withdrawn")
     loan.last_event_on = withdrawn_on
-    loan.decision_note = body.note or loan.decision_note
+    loan.decision_note = body.reason or loan.decision_note
     session.flush()
     audit(
         session,
@@ -226,6 +320,6 @@ def withdraw(
         loan_id=loan.id,
         action="withdrawn",
         before=before,
-        after=snapshot(loan) | {"note": body.note},
+        after=snapshot(loan) | {"reason": body.reason},
     )
     return loan

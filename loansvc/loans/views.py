@@ -4,6 +4,7 @@ so every endpoint says the same about a loan's money. A page costs a fixed numbe
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
@@ -13,13 +14,24 @@ from loansvc.auth.principal import Principal
 from loansvc.db.models import Loan
 from loansvc.db.query import page
 from loansvc.domain.errors import InvalidInput
+from loansvc.domain.money import round_money
 from loansvc.fields import Page
 from loansvc.lending import reads
+from loansvc.lending import repository as lending_repository
 from loansvc.lending.access import get_visible
 from loansvc.lending.figures import InstallmentView, LoanFigures
-from loansvc.lending.terms import has_terms
+from loansvc.lending.terms import has_terms, terms_of
 from loansvc.loans import repository
-from loansvc.loans.schemas import HistoryEntryOut, InspectionOut, InstallmentOut, LoanOut, ScheduleOut
+from loansvc.loans.disbursements import upfront_fees
+from loansvc.loans.schemas import (
+    HistoryEntryOut,
+    InspectionOut,
+    InstallmentOut,
+    LoanOut,
+    ScheduleFeesOut,
+    ScheduleOut,
+)
+from loansvc.loans.service import shown_percent
 
 
 def installment_out(view: InstallmentView) -> InstallmentOut:
@@ -46,6 +58,8 @@ def loan_out(loan: Loan, figures: LoanFigures, assessment: dict | None) -> LoanO
         decision_note=loan.decision_note,
         override_reason=loan.override_reason,
         approved_amount=loan.approved_amount,
+        apr_percent=None if loan.apr_percent is None else shown_percent(loan.apr_percent),
+        eir_percent=None if loan.eir_percent is None else shown_percent(loan.eir_percent),
         terms=loan.terms if has_terms(loan) else None,
         disbursed_amount=figures.disbursed,
         principal_paid=figures.principal_paid,
@@ -118,7 +132,33 @@ def schedule(
         version=loan.schedule_version,
         currency=loan.currency,
         as_of=when,
+        fees=_schedule_fees(session, loan, figures.installments, when),
         installments=[installment_out(v) for v in figures.installments],
+    )
+
+
+def _schedule_fees(
+    session: Session, loan: Loan, installments: list[InstallmentView], when: date
+) -> ScheduleFeesOut | None:
+    """Where the fees are paid: upfront ones withheld from the disbursements (so far: by `when`),
+    the others with each installment."""
+    if not has_terms(loan):
+        return None
+    withheld = sum(
+        (
+            d.fees_withheld
+            for d in lending_repository.disbursements(session, loan.id)
+            if d.disbursed_on <= when
+        ),
+        Decimal(0),
+    )
+    upfront = upfront_fees(terms_of(loan), loan.approved_amount)
+    per_installment = sum((i.fees for i in installments), Decimal(0))
+    return ScheduleFeesOut(
+        upfront=round_money(upfront, loan.currency),
+        withheld=round_money(withheld, loan.currency),
+        per_installment=round_money(per_installment, loan.currency),
+        total=round_money(upfront + per_installment, loan.currency),
     )
 
 

@@ -20,11 +20,19 @@ from loansvc.registry.schemas import (
     SiteCreate,
     SiteOut,
 )
-from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, SettingsDep, require
+from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, SettingsDep, WriteSessionDep, require
 from loansvc.web.problems import AUTH_ERRORS, responses
 
 router = APIRouter(prefix="/v1")
 IdQuery = Annotated[str | None, Query(max_length=36)]
+SearchQuery = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description="part of the head's name (any case or accents, Latin or Khmer script), the parcel"
+        " code, title number or phone (with or without spaces); exact matches first",
+    ),
+]
 
 
 @router.post(
@@ -64,7 +72,15 @@ def get_lender(lender_id: str, session: SessionDep, principal: Principal = requi
 def create_product(
     body: ProductCreate, session: SessionDep, settings: SettingsDep, principal: Principal = require("partner")
 ):
-    return service.create_product(session, principal, body, khr_per_usd=settings.khr_per_usd)
+    """Refused with 422 RATE_ABOVE_LEGAL_CAP above `LOANSVC_RATE_CAP_PERCENT` (18) a year, and
+    FLAT_RATE_PROHIBITED for flat interest, whatever the lender."""
+    return service.create_product(
+        session,
+        principal,
+        body,
+        rate_cap_percent=settings.rate_cap_percent,
+        khr_per_usd=settings.khr_per_usd,
+    )
 
 
 @router.get(
@@ -119,21 +135,39 @@ def get_site(site_id: str, session: SessionDep, principal: Principal = require(*
     responses=responses(*AUTH_ERRORS, 409, 422),
 )
 def create_household(
-    body: HouseholdCreate, session: SessionDep, principal: Principal = require("loan_officer")
+    body: HouseholdCreate, session: WriteSessionDep, principal: Principal = require("loan_officer")
 ):
+    """A parcel code taken on the site is 409 PARCEL_TAKEN; a title number another household holds
+    is 409 TITLE_TAKEN (a title belongs to one parcel)."""
     return service.create_household(session, body)
 
 
 @router.get(
-    "/households", response_model=Page[HouseholdOut], tags=["households"], responses=responses(*AUTH_ERRORS)
+    "/households",
+    response_model=Page[HouseholdOut],
+    tags=["households"],
+    responses=responses(*AUTH_ERRORS, 422),
 )
 def list_households(
     session: SessionDep,
     page: PageDep,
     site_id: IdQuery = None,
+    q: SearchQuery = None,
+    parcel_code: Annotated[str | None, Query(max_length=50, description="this parcel code only")] = None,
+    idpoor_level: Annotated[int | None, Query(ge=0, le=2, description="this ID Poor level only")] = None,
     principal: Principal = require("loan_officer", "partner"),
 ):
-    items, total = service.list_households(session, principal, site_id, page.limit, page.offset)
+    """A partner lists only the families visible to its lender, whatever it searches for."""
+    items, total = service.list_households(
+        session,
+        principal,
+        site_id,
+        page.limit,
+        page.offset,
+        q=q,
+        parcel_code=parcel_code,
+        idpoor_level=idpoor_level,
+    )
     return Page[HouseholdOut](items=items, total=total, limit=page.limit, offset=page.offset)
 
 
@@ -158,7 +192,8 @@ def get_household(
 def patch_household(
     household_id: str,
     body: HouseholdPatch,
-    session: SessionDep,
+    session: WriteSessionDep,
     principal: Principal = require("loan_officer"),
 ):
+    """A parcel or title number another household holds is 409 (PARCEL_TAKEN, TITLE_TAKEN)."""
     return service.patch_household(session, principal, household_id, body)

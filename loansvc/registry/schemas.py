@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
@@ -65,8 +65,14 @@ class ProductCreate(StrictModel):
     lender_id: str = Field(max_length=36)
     name: Name
     currency: Currency
-    annual_rate_percent: RatePercent
-    interest_method: InterestMethod = "declining_balance"
+    annual_rate_percent: RatePercent = Field(
+        description="nominal rate a year; above the legal cap (LOANSVC_RATE_CAP_PERCENT, 18) is 422 "
+        "RATE_ABOVE_LEGAL_CAP, for every lender"
+    )
+    interest_method: InterestMethod = Field(
+        default="declining_balance",
+        description="flat is 422 FLAT_RATE_PROHIBITED (flat offers can only be simulated and compared)",
+    )
     amortization: Amortization = "equal_installments"
     frequency: RepaymentFrequency = "monthly"
     interest_calculation: InterestCalculation = "per_period"
@@ -93,6 +99,11 @@ class ProductCreate(StrictModel):
         description="a payment ahead of schedule pays the next installments (the loan ends earlier)",
     )
     allow_credit_balance: bool = False
+    materials_gated: bool = Field(
+        default=True,
+        description="materials in kind follow the construction stages as cash does (false: any stage, no"
+        " inspection)",
+    )
     late_fee: PositiveAmount | None = Field(default=None, description="charged once per installment overdue")
     late_fee_after_days: int = Field(default=0, ge=0, le=365)
 
@@ -139,6 +150,7 @@ class ProductOut(OutModel):
     allocation_order: list[str]
     prepayment: str
     allow_credit_balance: bool
+    materials_gated: bool
     late_fee: DecimalStr | None
     late_fee_after_days: int
     created_at: datetime
@@ -236,6 +248,15 @@ class DebtOut(OutModel):
     currency: str | None
 
 
+class HouseholdConsentOut(OutModel):
+    id: str
+    lender_id: str
+    given_on: date
+    method: str = Field(description="signed_form | thumbprint | verbal_witnessed")
+    reference: str | None
+    withdrawn_on: date | None = Field(description="null while the consent is live")
+
+
 class HouseholdOut(OutModel):
     id: str
     site_id: str
@@ -250,5 +271,10 @@ class HouseholdOut(OutModel):
     incomes: list[IncomeOut]
     expenses: list[ExpenseOut]
     existing_debts: list[DebtOut]
+    consents: list[HouseholdConsentOut] = Field(
+        default_factory=list,
+        description="the household's consents to share its file, withdrawn ones included (a partner: its"
+        " own lender's only)",
+    )
     created_at: datetime
     updated_at: datetime

@@ -64,15 +64,26 @@ def par_trend(points: list[dict], currency: str, as_of: date, who: str) -> bytes
         return [float("nan") if p[name] is None else float(p[name]) for p in points]
 
     par30, par90 = values("par30_percent"), values("par90_percent")
-    axes.plot(x, par30, marker="o", linewidth=2.5, color=PAR30_COLOUR, label="PAR30 (more than 30 days late)")
-    axes.plot(x, par90, marker="s", linewidth=2.5, color=PAR90_COLOUR, label="PAR90 (more than 90 days late)")
-    for series, colour in ((par30, PAR30_COLOUR), (par90, PAR90_COLOUR)):
-        if series and series[-1] == series[-1]:  # label the latest point (NaN != NaN)
+    # Told apart by more than colour, so that both show when they coincide (every PAR90 loan is
+    # also a PAR30 loan, so they often do): PAR30 a wide solid line with small filled dots, PAR90
+    # drawn over it as a narrower dashed line with large hollow squares; in the gaps of the dashes
+    # and inside the squares, PAR30 shows through.
+    axes.plot(
+        x, par30, linestyle="-", linewidth=4, marker="o", markersize=5, color=PAR30_COLOUR,
+        label="PAR30 (more than 30 days late)", zorder=2,
+    )  # fmt: skip
+    axes.plot(
+        x, par90, linestyle=(0, (5, 4)), linewidth=1.8, marker="s", markersize=11, markerfacecolor="none",
+        markeredgewidth=1.8, color=PAR90_COLOUR, label="PAR90 (more than 90 days late)", zorder=3,
+    )  # fmt: skip
+    # the latest values, PAR30 above its point and PAR90 below, so equal values do not overwrite
+    for series, colour, offset in ((par30, PAR30_COLOUR, (8, 8)), (par90, PAR90_COLOUR, (8, -16))):
+        if series and series[-1] == series[-1]:  # NaN != NaN
             axes.annotate(
                 f"{series[-1]:.2f} %",
                 (len(series) - 1, series[-1]),
                 textcoords="offset points",
-                xytext=(6, 6),
+                xytext=offset,
                 color=colour,
                 fontsize=10,
                 fontweight="bold",
@@ -83,7 +94,7 @@ def par_trend(points: list[dict], currency: str, as_of: date, who: str) -> bytes
     axes.yaxis.set_major_formatter(PercentFormatter(decimals=0))
     finite = [v for v in par30 + par90 if v == v]
     axes.set_ylim(0, max([5.0, *finite]) * 1.15)
-    axes.legend(loc="upper left", frameon=False)
+    axes.legend(loc="upper left", frameon=False, handlelength=3.5)
     if not finite:
         _empty(axes, f"no active {currency} loans in these months")
     return _png(figure)

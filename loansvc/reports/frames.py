@@ -1,5 +1,6 @@
 """The report's frames and tables: the aggregated rows of queries.py become one record of figures
-per group and currency (pandas on those few rows only), then the JSON body, the CSV or the XLSX.
+per group and currency (pandas on those few rows only), then the JSON body, the CSV or the tables
+of the XLSX (workbook.py writes it).
 
 Money stays Decimal, in object columns, from the database to the file: every amount goes through
 round_money, which refuses a float, so a float sneaking in fails loudly instead of reaching a report.
@@ -8,8 +9,7 @@ Percentages are worked out from the rounded amounts shown beside them, 2 places 
 
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -32,6 +32,7 @@ MONEY = (
     "written_off",
     "recoveries",
     "average_gross_loan_portfolio",
+    "loans_apr_above_cap_balance",
 )
 PERCENTS = (
     ("par1_percent", "par1_balance", "gross_loan_portfolio"),
@@ -69,6 +70,15 @@ class Portfolio:
     totals: list[dict]
     groups: list[dict]
     converted: dict | None = None
+    name_column: str | None = None  # "lender_name", "site_name", "product_name"; None by currency
+    names: dict[str, str] = field(default_factory=dict)  # a group's id -> its name
+
+
+def group_of(report: Portfolio, key: str) -> dict[str, str]:
+    """A group's id, and its name beside it."""
+    if report.name_column is None:
+        return {report.group_column: key}
+    return {report.group_column: key, report.name_column: report.names.get(key, "")}
 
 
 def percent(part: Decimal, whole: Decimal) -> Decimal | None:
@@ -107,8 +117,11 @@ def figures_of(rows: Rows, months: list[str], policy: ArrearsPolicy = DEFAULT_AR
     people = {("group", r.group_key, r.currency): r.borrowers for r in by_group.itertuples()}
     people |= {("total", "", r.currency): r.borrowers for r in by_currency.itertuples()}
     loans = [r for r in rows.positions if r["part"] == "position"]
-    positions = _both(loans, ["currency", "bucket", "class", "loans", "principal", "par1", "par30", "par90"])
-    headline = _index(positions, KEY, ["loans", "principal", "par1", "par30", "par90"])
+    above_cap = ["apr_above_cap", "apr_above_cap_balance"]
+    positions = _both(
+        loans, ["currency", "bucket", "class", "loans", "principal", "par1", "par30", "par90", *above_cap]
+    )
+    headline = _index(positions, KEY, ["loans", "principal", "par1", "par30", "par90", *above_cap])
     aging = _index(positions, [*KEY, "bucket"], ["loans", "principal"])
     classes = _index(positions, [*KEY, "class"], ["loans", "principal"])
     collected = _index(_both(rows.collected, ["currency", "collected"]), KEY, ["collected"])
@@ -140,6 +153,8 @@ def figures_of(rows: Rows, months: list[str], policy: ArrearsPolicy = DEFAULT_AR
             "par1_balance": money(head.get("par1", zero)),
             "par30_balance": money(head.get("par30", zero)),
             "par90_balance": money(head.get("par90", zero)),
+            "loans_apr_above_cap": int(head.get("apr_above_cap", 0)),
+            "loans_apr_above_cap_balance": money(head.get("apr_above_cap_balance", zero)),
             "aging": [
                 {
                     "bucket": b,
@@ -197,6 +212,7 @@ def converted_totals(totals: list[dict], khr_per_usd: Decimal, borrowers: int) -
         "khr_per_usd": khr_per_usd,
         "converted_from": sorted(t["currency"] for t in usable),
         "active_loans": sum(t["active_loans"] for t in usable),
+        "loans_apr_above_cap": sum(t["loans_apr_above_cap"] for t in usable),
         "borrowers": borrowers,
     }
     for name in MONEY:
@@ -234,7 +250,7 @@ def as_json(report: Portfolio) -> dict:
         "as_of": report.as_of,
         "group_by": report.group_by,
         "totals": report.totals,
-        "groups": [{"group": {report.group_column: g["key"]}, **g} for g in report.groups],
+        "groups": [{"group": group_of(report, g["key"]), **g} for g in report.groups],
     }
     if report.converted is not None:
         body["converted_totals"] = report.converted
@@ -253,9 +269,11 @@ SCALARS = (
     *MONEY[4:7],
     "collection_rate_percent",
     "on_time_rate_percent",
-    *MONEY[7:],
+    *MONEY[7:12],
     "write_off_ratio_percent",
     "loan_loss_rate_percent",
+    "loans_apr_above_cap",
+    *MONEY[12:],
 )
 
 
@@ -267,12 +285,13 @@ def _lines(report: Portfolio) -> list[tuple[str, str, dict]]:
 
 
 def _head(report: Portfolio, row: str, key: str, figures: dict) -> dict:
-    return {
-        "as_of": report.as_of.isoformat(),
-        "row": row,
-        report.group_column: key,
-        "currency": figures["currency"],
-    }
+    """The columns that say which row this is; a total has no group (its id and name are blank)."""
+    group = group_of(report, key) if row == "group" else dict.fromkeys(group_of(report, key), "")
+    return {"as_of": report.as_of.isoformat(), "row": row, **group, "currency": figures["currency"]}
+
+
+def _head_columns(report: Portfolio) -> list[str]:
+    return ["as_of", "row", *group_of(report, ""), "currency"]
 
 
 def summary_frame(report: Portfolio, *, flat: bool) -> pd.DataFrame:
@@ -290,7 +309,7 @@ def summary_frame(report: Portfolio, *, flat: bool) -> pd.DataFrame:
             for e in f["expected_collections"]:
                 record[f"expected_{e['month']}"] = e["amount"]
         records.append(record)
-    columns = ["as_of", "row", report.group_column, "currency", *SCALARS]
+    columns = [*_head_columns(report), *SCALARS]
     if flat:
         columns += [f"aging_{b}_{p}" for b in BUCKETS for p in ("loans", "principal")]
         columns += [f"class_{c}_{p}" for c in CLASSES for p in ("loans", "principal", "provision")]
@@ -298,38 +317,18 @@ def summary_frame(report: Portfolio, *, flat: bool) -> pd.DataFrame:
     return pd.DataFrame.from_records(records, columns=columns)
 
 
-def _long(report: Portfolio, table: str, fields: list[str]) -> pd.DataFrame:
+def long_frame(report: Portfolio, table: str, fields: list[str]) -> pd.DataFrame:
+    """One row per total or group, currency and item of `table` (aging, classification, months)."""
     records = [
         _head(report, row, key, f) | {name: item[name] for name in fields}
         for row, key, f in _lines(report)
         for item in f[table]
     ]
-    return pd.DataFrame.from_records(
-        records, columns=["as_of", "row", report.group_column, "currency", *fields]
-    )
+    return pd.DataFrame.from_records(records, columns=[*_head_columns(report), *fields])
 
 
 def to_csv(report: Portfolio) -> str:
     return summary_frame(report, flat=True).to_csv(index=False, lineterminator="\r\n")
-
-
-def to_xlsx(report: Portfolio) -> bytes:
-    sheets = {
-        "summary": summary_frame(report, flat=False),
-        "aging": _long(report, "aging", ["bucket", "loans", "principal"]),
-        "classification": _long(report, "classification", ["class", "loans", "principal", "provision"]),
-        "expected_collections": _long(report, "expected_collections", ["month", "amount"]),
-    }
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        for name, frame in sheets.items():
-            frame.to_excel(writer, sheet_name=name, index=False)
-            sheet = writer.sheets[name]
-            sheet.freeze_panes = "A2"
-            for k, column in enumerate(frame.columns):
-                width = max([len(str(column)), *(len(str(v)) for v in frame[column])]) + 2
-                sheet.column_dimensions[sheet.cell(row=1, column=k + 1).column_letter].width = min(width, 40)
-    return buffer.getvalue()
 
 
 def trend_point(position_rows: list[dict], currency: str) -> dict:

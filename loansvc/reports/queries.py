@@ -19,11 +19,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 from sqlalchemy import (
     Select,
     and_,
     case,
+    false,
     func,
     literal,
     literal_column,
@@ -39,7 +41,9 @@ from loansvc.db.base import Money
 from loansvc.db.models import (
     Disbursement,
     Household,
+    Lender,
     Loan,
+    Product,
     Repayment,
     RepaymentAllocation,
     RepaymentReversal,
@@ -55,6 +59,8 @@ ZERO = literal_column("0")
 # the statuses of a loan that was once disbursed (active now, or active until closed / written off)
 BOOKED = ("active", "closed", "written_off")
 GROUP_KEYS = {"lender": "lender_id", "site": "site_id", "product": "product_id", "currency": "currency"}
+# the name shown beside a group's id (a currency is its own name)
+GROUP_NAMES = {"lender": "lender_name", "site": "site_name", "product": "product_name"}
 
 
 @dataclass(frozen=True)
@@ -66,10 +72,25 @@ class Scope:
     group_by: str | None = None
     lender_id: str | None = None
     policy: ArrearsPolicy = DEFAULT_ARREARS_POLICY
+    # the legal cap (settings): loans whose APR, shown to 2 decimals, is above it are counted apart
+    rate_cap_percent: Decimal | None = None
 
 
 def _money(expr):
     return type_coerce(expr, Money())
+
+
+def _apr_above_cap(cap: Decimal | None):
+    """The loan's APR rounded half-even to 2 places (as shown) is above the cap, compared in SQL
+    with the stored value (6 places at most): rounded > cap <=> apr > the largest 6-place value
+    that still rounds to at most cap, which is worked out here."""
+    if cap is None:
+        return false()
+    cent, step = Decimal("0.01"), Decimal("0.000001")
+    floor = cap.quantize(cent, rounding=ROUND_FLOOR)  # the largest shown value not above cap
+    tie = floor + cent / 2  # a tie goes to the even cent: down to floor only when floor is even
+    top = tie if tie.quantize(cent, rounding=ROUND_HALF_EVEN) == floor else tie - step
+    return and_(Loan.apr_percent.is_not(None), Loan.apr_percent > top)
 
 
 def _days_before(day: date, days: int) -> date:
@@ -180,6 +201,8 @@ def positions(scope: Scope, *, detail: bool = False) -> Select:
     def par(days: int):  # SEEP: the whole outstanding principal of a loan more than `days` late
         return case((oldest < _days_before(day, days), outstanding), else_=ZERO)
 
+    above_cap = _apr_above_cap(scope.rate_cap_percent)
+
     columns = [
         *_keys(scope),
         Loan.id.label("loan_id"),
@@ -192,6 +215,8 @@ def positions(scope: Scope, *, detail: bool = False) -> Select:
         par(1).label("par1"),
         par(30).label("par30"),
         par(90).label("par90"),
+        case((above_cap, 1), else_=0).label("apr_above_cap"),
+        case((above_cap, outstanding), else_=ZERO).label("apr_above_cap_balance"),
     ]
     query = select(*columns).select_from(Loan)
     query = query.outerjoin(later_tranches, later_tranches.c.loan_id == Loan.id)
@@ -223,10 +248,15 @@ def position_rows(
     dims = [*key, loans.c.currency, loans.c.bucket, loans.c["class"]]
     sums = [_money(func.sum(loans.c.outstanding)).label("principal")]
     sums += [_money(func.sum(loans.c[name])).label(name) for name in ("par1", "par30", "par90")]
+    sums += [
+        func.sum(loans.c.apr_above_cap).label("apr_above_cap"),
+        _money(func.sum(loans.c.apr_above_cap_balance)).label("apr_above_cap_balance"),
+    ]
     loans_per_dim = select(*dims, func.count().label("loans"), *sums, null().label("borrowers"))
     parts = [loans_per_dim.add_columns(literal("position").label("part")).group_by(*dims)]
     households = func.count(func.distinct(loans.c.household_id)).label("borrowers")
     blanks = [null().label(c) for c in ("bucket", "class", "loans", "principal", "par1", "par30", "par90")]
+    blanks += [null().label("apr_above_cap"), null().label("apr_above_cap_balance")]
 
     def people(part: str, by_group: bool, by_currency: bool) -> Select:
         group = key if by_group else [null().label("group_key")] * len(key)
@@ -353,3 +383,12 @@ def delinquent_rows(
         select(loans).where(late).order_by(loans.c.oldest_due, loans.c.loan_id).limit(limit).offset(offset)
     )
     return _rows(session, query), total
+
+
+def group_names(session: Session, group_by: str, keys: Sequence[str]) -> dict[str, str]:
+    """{id: name} of the report's groups (lenders, sites or products), in one statement."""
+    if group_by not in GROUP_NAMES or not keys:
+        return {}
+    table = {"lender": Lender, "site": Site, "product": Product}[group_by]
+    query = select(table.id, table.name).where(table.id.in_(sorted(set(keys))))
+    return {row.id: row.name for row in session.execute(query)}

@@ -13,9 +13,9 @@ from fastapi.responses import Response
 from loansvc.auth.principal import Principal
 from loansvc.domain.errors import InvalidInput
 from loansvc.fields import Currency, Page
-from loansvc.reports import frames, service
+from loansvc.reports import frames, service, workbook
 from loansvc.reports.schemas import DelinquentLoanOut, GroupBy, PortfolioOut, ReportFormat
-from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, TodayDep, require
+from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, SettingsDep, TodayDep, require
 from loansvc.web.problems import AUTH_ERRORS, responses
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -55,6 +55,7 @@ def _attachment(content: bytes, media_type: str, filename: str) -> Response:
 )
 def portfolio(
     session: SessionDep,
+    settings: SettingsDep,
     as_of: ReportDate,
     group_by: GroupBy = "lender",
     format: ReportFormat = "json",
@@ -73,6 +74,9 @@ def portfolio(
       paid by as_of (an installment due on as_of is not late). Buckets: current, 1-30 ... 365+.
     - **PAR_x** (SEEP): the whole outstanding principal of the loans more than x days late, and its
       percent of the GLP (null when the GLP is 0).
+    - **loans_apr_above_cap**: the active loans whose fee-inclusive APR, shown to 2 decimals, is
+      above `LOANSVC_RATE_CAP_PERCENT` (each approved with a written acknowledgement), and
+      **loans_apr_above_cap_balance** their outstanding principal.
     - **classification**: the NBC table, short-term (original term up to 12 months) or long-term;
       provision: the class's percent of the class's principal, rounded once, half-even.
     - **the month before as_of**: (the same day of the previous month, as_of]; a month-end as_of
@@ -84,22 +88,29 @@ def portfolio(
       collected), **write_off_ratio** = written_off / average GLP and **loan_loss_rate** =
       (written_off - recoveries) / average GLP, the average being (GLP at the month's start + at
       as_of) / 2.
-    - **expected_collections**: for each of the 6 months after as_of ((as_of + k-1 months,
-      as_of + k months], labelled by its last month), what the active loans' installments due then
-      still owed at as_of; arrears (due on or before as_of) are not included.
+    - **expected_collections**: for each of 6 calendar months ("2026-12" is 1-31 December), what
+      the active loans' installments due then still owed at as_of; arrears (due on or before as_of)
+      are not included. The first is the month of the day after as_of, from that day: as of
+      2026-07-05, "2026-07" is 6-31 July, then August .. December whole.
+    - **group**: the group's id and, beside it, its name (`lender_name`, `site_name`,
+      `product_name`; a currency is its own name), in JSON, CSV and XLSX.
     - **khr_per_usd**: adds converted_totals, the USD and KHR totals in USD (KHR / rate, half-even
       to the cent), percentages recomputed.
 
     Percentages have 2 decimals, half-even; money is a decimal string in the currency's minor unit.
     A reversed payment never counts, whatever the report date. `format=csv`: one row per group and
     currency (and the totals); `format=xlsx`: sheets summary, aging, classification,
-    expected_collections."""
-    report = service.portfolio(session, principal, as_of, group_by, khr_per_usd)
+    expected_collections, with money cells in the currency's decimals (2 for USD, 0 for KHR),
+    percentages as percent cells (the fraction, 0.2024, shown 20.24%), as_of and the months as
+    dates, and columns as wide as their contents."""
+    report = service.portfolio(
+        session, principal, as_of, group_by, khr_per_usd, rate_cap_percent=settings.rate_cap_percent
+    )
     name = f"portfolio-{report.as_of.isoformat()}-by-{group_by}"
     if format == "csv":
         return _attachment(frames.to_csv(report).encode("utf-8"), CSV, f"{name}.csv")
     if format == "xlsx":
-        return _attachment(frames.to_xlsx(report), XLSX, f"{name}.xlsx")
+        return _attachment(workbook.to_xlsx(report), XLSX, f"{name}.xlsx")
     return PortfolioOut.model_validate(frames.as_json(report))
 
 

@@ -47,6 +47,11 @@ class Figures(BaseModel):
     par1_percent: DecimalStr | None = Field(description="par1_balance / gross_loan_portfolio")
     par30_percent: DecimalStr | None
     par90_percent: DecimalStr | None
+    loans_apr_above_cap: int = Field(
+        description="active loans whose fee-inclusive APR, shown to 2 decimals, is above the legal cap"
+        " (LOANSVC_RATE_CAP_PERCENT): approved only with a written acknowledgement"
+    )
+    loans_apr_above_cap_balance: DecimalStr = Field(description="their outstanding principal")
     aging: list[AgingOut]
     classification: list[ClassOut]
     collected: DecimalStr = Field(description="payments received in the month before as_of (not reversed)")
@@ -68,12 +73,17 @@ class Figures(BaseModel):
         description="(written_off - recoveries) / average_gross_loan_portfolio"
     )
     expected_collections: list[MonthOut] = Field(
-        description="unpaid at as_of on installments due in each of the next 6 months (arrears not included)"
+        description="unpaid at as_of on installments due in each of 6 calendar months: the month of the "
+        "day after as_of (from that day), then the next whole months (arrears not included)"
     )
 
 
 class GroupFigures(Figures):
-    group: dict[str, str] = Field(examples=[{"lender_id": "0b7c..."}])
+    group: dict[str, str] = Field(
+        description="the group's id and its name: lender_id and lender_name, site_id and site_name, "
+        "product_id and product_name, or the currency",
+        examples=[{"lender_id": "0b7c...", "lender_name": "Prasac MFI"}],
+    )
 
 
 class ConvertedFigures(Figures):

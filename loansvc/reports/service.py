@@ -1,10 +1,15 @@
 """Portfolio reports: the use cases behind the report endpoints, and the report's calendar.
 
 Periods. "The month before as_of" is (as_of - 1 month, as_of]: from the same day of the previous
-month (exclusive) to as_of (inclusive); the next months are (as_of + k-1 months, as_of + k months],
-labelled by the month they end in. A month-end as_of keeps to month ends (2026-02-28 -> 2026-01-31
--> 2025-12-31), so a month-end report reads calendar months exactly; another day is clamped to
-the shorter months (2026-03-30 -> 2026-02-28).
+month (exclusive) to as_of (inclusive). A month-end as_of keeps to month ends (2026-02-28 ->
+2026-01-31 -> 2025-12-31), so a month-end report reads calendar months exactly; another day is
+clamped to the shorter months (2026-03-30 -> 2026-02-28).
+
+The expected collections are calendar months: "2026-12" is 1 to 31 December. The first is the
+month of the day after as_of, counted from that day (the rest of as_of's month, when as_of is not
+a month end: an installment due on or before as_of is paid or in arrears, never expected), then the
+following whole calendar months. As of 2026-06-30: 2026-07 (1-31 July) .. 2026-12; as of
+2026-07-05: 2026-07 (6-31 July), 2026-08 (1-31 August) .. 2026-12.
 
 Scoping. A partner sees its own lender's loans only; finance leads see every lender, and the
 delinquent-loans list leaves out names, phones and parcel codes for them.
@@ -14,7 +19,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
@@ -25,7 +30,7 @@ from loansvc.lending import reads
 from loansvc.lending import repository as lending_repository
 from loansvc.reports import charts, frames, queries
 from loansvc.reports.frames import Portfolio, Rows
-from loansvc.reports.queries import GROUP_KEYS, Scope
+from loansvc.reports.queries import GROUP_KEYS, GROUP_NAMES, Scope
 from loansvc.reports.schemas import DelinquentLoanOut
 
 EXPECTED_MONTHS = 6
@@ -52,11 +57,16 @@ def month_before(as_of: date) -> date:
 
 
 def months_after(as_of: date, count: int = EXPECTED_MONTHS) -> list[tuple[str, date, date]]:
-    """(label YYYY-MM, start exclusive, end inclusive) of each of the `count` months after as_of."""
-    out = []
-    for k in range(1, count + 1):
-        end = shift_months(as_of, k)
-        out.append((f"{end.year:04d}-{end.month:02d}", shift_months(as_of, k - 1), end))
+    """(label YYYY-MM, start exclusive, end inclusive) of the `count` calendar months from the one
+    of the day after as_of; the first starts after as_of, each next one after the previous month end."""
+    first = as_of + timedelta(days=1)
+    index = first.year * 12 + first.month - 1
+    out, start = [], as_of
+    for k in range(count):
+        year, month = divmod(index + k, 12)
+        end = _month_end(year, month + 1)
+        out.append((f"{end.year:04d}-{end.month:02d}", start, end))
+        start = end
     return out
 
 
@@ -76,8 +86,13 @@ def portfolio(
     as_of: date,
     group_by: str,
     khr_per_usd: Decimal | None = None,
+    *,
+    rate_cap_percent: Decimal,
 ) -> Portfolio:
-    scope = Scope(as_of=as_of, group_by=group_by, lender_id=principal.lender_scope)
+    """`rate_cap_percent`: the legal cap (settings), for the loans counted as above it."""
+    scope = Scope(
+        as_of=as_of, group_by=group_by, lender_id=principal.lender_scope, rate_cap_percent=rate_cap_percent
+    )
     start = month_before(as_of)
     windows = months_after(as_of)
     converted_from = frames.CONVERTIBLE if khr_per_usd is not None else ()
@@ -96,6 +111,8 @@ def portfolio(
     totals = [{**f} for (s, _, _), f in sorted(figures.items()) if s == "total"]
     groups = [{"key": k, **f} for (s, k, _), f in sorted(figures.items()) if s == "group"]
     report = Portfolio(as_of, group_by, GROUP_KEYS[group_by], months, totals, groups)
+    report.name_column = GROUP_NAMES.get(group_by)
+    report.names = queries.group_names(session, group_by, [g["key"] for g in groups])
     if khr_per_usd is not None:
         borrowers = sum(r["borrowers"] for r in rows.positions if r["part"] == "all_borrowers")
         report.converted = frames.converted_totals(totals, khr_per_usd, borrowers)

@@ -32,7 +32,9 @@ async def compare_offers(
     body: Annotated[list[SimulateRequest], Body(min_length=1, max_length=20)],
     principal: Principal = require(*ALL_ROLES),
 ):
-    """Up to 20 offers side by side: installment, total interest, total cost, APR, EIR, warnings."""
+    """Up to 20 offers side by side: installment, total interest, total cost, APR, EIR, warnings,
+    and each offer's rank by its APR as shown (2 decimals): equal shown APRs share a rank, and
+    `cheapest_index` is null unless one offer alone is the cheapest."""
     return service.compare(body)
 
 

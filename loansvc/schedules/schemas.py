@@ -128,6 +128,14 @@ class OfferSummary(OutModel):
     total_cost: DecimalStr = Field(description="interest plus every fee: what the credit costs")
     total_paid: DecimalStr
     apr_percent: RateOut
+    apr_percent_shown: DecimalStr = Field(
+        description="the APR as it is shown to people: 2 decimals, half-even; offers are ranked by it"
+    )
+    rank: int | None = Field(
+        description="1 is the cheapest by shown APR; offers with the same shown APR share a rank and "
+        "the next rank skips past them (competition ranking: 1, 1, 3); null when the offers are not "
+        "all in one currency"
+    )
     eir_percent: RateOut
     warnings: list[WarningOut]
 
@@ -135,7 +143,9 @@ class OfferSummary(OutModel):
 class CompareResponse(OutModel):
     offers: list[OfferSummary]
     cheapest_index: int | None = Field(
-        description="the offer with the lowest APR, among offers in one currency"
+        description="the one offer of rank 1; null when two or more share rank 1 (their shown APRs are "
+        "equal: a difference past the 2nd decimal names no winner) or the offers are in different "
+        "currencies"
     )
 
 

@@ -5,6 +5,8 @@ Nothing here touches the database: a simulation stores nothing.
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_EVEN, Decimal
+
 from loansvc.domain import rates
 from loansvc.domain.errors import InvalidInput
 from loansvc.domain.money import Rounding, quantum
@@ -98,15 +100,20 @@ def run_simulation(req: SimulateRequest, rules: JurisdictionRules = CAMBODIA) ->
 
 
 def compare(offers: list[SimulateRequest], rules: JurisdictionRules = CAMBODIA) -> CompareResponse:
-    summaries = []
+    """The offers side by side, ranked by their APR as it is shown (see `_ranks`)."""
+    simulations = []
     for index, req in enumerate(offers):
         try:
-            sim = simulate(terms_from_request(req), rules)
+            simulations.append(simulate(terms_from_request(req), rules))
         except InvalidInput as exc:
             # name the offer at fault: body -> index -> field
             raise InvalidInput(
                 f"offer {index}: {exc.message}", code=exc.code, field=f"{index}.{exc.field or 'principal'}"
             ) from exc
+    shown = [shown_percent(sim.apr_percent) for sim in simulations]
+    ranks = _ranks(shown) if len({sim.schedule.currency for sim in simulations}) == 1 else None
+    summaries = []
+    for index, (req, sim) in enumerate(zip(offers, simulations, strict=True)):
         schedule = sim.schedule
         summaries.append(
             OfferSummary(
@@ -123,13 +130,29 @@ def compare(offers: list[SimulateRequest], rules: JurisdictionRules = CAMBODIA) 
                 total_cost=schedule.total_interest + schedule.total_fees,
                 total_paid=schedule.total,
                 apr_percent=sim.apr_percent,
+                apr_percent_shown=shown[index],
+                rank=ranks[index] if ranks is not None else None,
                 eir_percent=sim.eir_percent,
                 warnings=[{"code": w.code, "message": w.message} for w in sim.warnings],
             )
         )
-    currencies = {s.currency for s in summaries}
-    cheapest = min(summaries, key=lambda s: (s.apr_percent, s.index)).index if len(currencies) == 1 else None
-    return CompareResponse(offers=summaries, cheapest_index=cheapest)
+    first = [index for index, rank in enumerate(ranks or ()) if rank == 1]
+    return CompareResponse(offers=summaries, cheapest_index=first[0] if len(first) == 1 else None)
+
+
+_CENT = Decimal("0.01")
+
+
+def shown_percent(value: Decimal) -> Decimal:
+    """A rate as it is shown to people: 2 decimals, half-even (as the cap rule reads an APR)."""
+    return value.quantize(_CENT, rounding=ROUND_HALF_EVEN)
+
+
+def _ranks(shown: list[Decimal]) -> list[int]:
+    """Competition ranking ("1224"): an offer's rank is 1 + the number of offers whose shown APR
+    is lower, so offers with the same shown APR share a rank and the next rank skips past them
+    (18.00, 18.00, 19.61 -> 1, 1, 3). Differences past the shown decimals never separate offers."""
+    return [1 + sum(other < mine for other in shown) for mine in shown]
 
 
 def solve_apr(req: AprRequest) -> AprResponse:

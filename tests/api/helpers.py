@@ -7,11 +7,13 @@ so tests can create as many as they need without tripping the uniqueness rules.
 from __future__ import annotations
 
 import itertools
+from datetime import date
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from loansvc.db.models import Consent
 from loansvc.registry.service import link_household_to_lender
 
 PROBLEM = "application/problem+json"
@@ -116,7 +118,18 @@ def create_household(
 
 
 def link_household(session: Session, household_id: str, lender_id: str) -> None:
-    """The household applies to the lender (until the loans feature exists, this is how)."""
+    """The household consented (long ago, on a signed form) to share its file with the lender and
+    applied to it, so the lender's partner keys see it."""
+    session.add(
+        Consent(
+            household_id=household_id,
+            lender_id=lender_id,
+            given_on=date(2020, 1, 1),
+            method="signed_form",
+            reference=unique("CF").replace(" ", "-"),
+            recorded_by="tests",
+        )
+    )
     link_household_to_lender(session, household_id, lender_id)
     session.commit()
 

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from loansvc.auth.service import create_key
 from loansvc.web.clock import Clock
-from tests.api.helpers import create_household, create_lender, create_product, create_site
+from tests.api.helpers import create_household, create_lender, create_product, create_site, unique
 
 
 def business_day(monkeypatch, day: date) -> None:
@@ -107,6 +107,40 @@ def lending_world(client: TestClient, session, **household: Any) -> dict[str, An
     return world
 
 
+def consent(on: date | str | None = None, method: str = "signed_form") -> dict[str, str]:
+    """The household's consent to share its file with the lender, as an application carries it
+    (given on `on`, default the service's today)."""
+    given_on = on if isinstance(on, str) else (on or Clock().today()).isoformat()
+    return {"given_on": given_on, "method": method, "reference": unique("CF").replace(" ", "-")}
+
+
+def application(
+    household_id: str, product_id: str, amount: str, term: int, *, with_consent: bool = True, **extra: Any
+) -> dict[str, Any]:
+    """An application's body; it carries the household's consent (given on the day it is submitted)
+    unless `with_consent=False` or a `consent` is passed (None: send none)."""
+    body = {
+        "household_id": household_id,
+        "product_id": product_id,
+        "amount": amount,
+        "term": term,
+        "purpose": "build the core house",
+        **extra,
+    }
+    if with_consent and "consent" not in extra:
+        body["consent"] = consent(extra.get("submitted_on"))
+    if body.get("consent") is None:
+        body.pop("consent", None)
+    return body
+
+
+def another_family(client: TestClient, world: dict[str, Any], **overrides: Any) -> dict:
+    """A second eligible family on the world's site (one open application per household and lender:
+    a test that needs two open applications to one lender gives them two families)."""
+    body = {**ELIGIBLE_FINANCES, **overrides}
+    return create_household(client, world["officer_1"], world["site"]["id"], **body)
+
+
 def apply(
     client: TestClient,
     headers: dict,
@@ -116,14 +150,8 @@ def apply(
     term: int,
     **extra: Any,
 ) -> dict:
-    body = {
-        "household_id": household_id,
-        "product_id": product_id,
-        "amount": amount,
-        "term": term,
-        "purpose": "build the core house",
-        **extra,
-    }
+    """Apply (a 201), carrying the household's consent unless told otherwise (see `application`)."""
+    body = application(household_id, product_id, amount, term, **extra)
     response = client.post("/v1/loans", headers=headers, json=body)
     assert response.status_code == 201, response.text
     return response.json()

@@ -46,6 +46,9 @@ ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/households"): frozenset({ADMIN, OFFICER, PARTNER}),
     ("GET", "/v1/households/{household_id}"): frozenset({ADMIN, OFFICER, PARTNER}),
     ("PATCH", "/v1/households/{household_id}"): frozenset({ADMIN, OFFICER}),
+    # consent to share a family's file: NGO loan officers record it and its withdrawal
+    ("POST", "/v1/households/{household_id}/consents"): frozenset({ADMIN, OFFICER}),
+    ("DELETE", "/v1/households/{household_id}/consents/{consent_id}"): frozenset({ADMIN, OFFICER}),
     ("POST", "/v1/schedules/simulate"): EVERYONE,
     ("POST", "/v1/schedules/compare"): EVERYONE,
     ("POST", "/v1/rates/apr"): EVERYONE,
@@ -82,8 +85,12 @@ ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/loans/{loan_id}/disbursements"): EVERYONE,
     ("POST", "/v1/loans/{loan_id}/inspections"): frozenset({ADMIN, OFFICER, PARTNER}),
     ("GET", "/v1/loans/{loan_id}/inspections"): EVERYONE,
+    ("GET", "/v1/loans/{loan_id}/milestones"): EVERYONE,
     ("GET", "/v1/loans/{loan_id}/schedule"): EVERYONE,
     ("GET", "/v1/loans/{loan_id}/history"): frozenset({ADMIN, OFFICER, PARTNER}),
+    # the loan officer's review an assessment asks for (ID Poor): officers record, everyone reads
+    ("POST", "/v1/loans/{loan_id}/reviews"): frozenset({ADMIN, OFFICER}),
+    ("GET", "/v1/loans/{loan_id}/reviews"): EVERYONE,
     # repayments: partners collect on their loans, loan officers on materials-bank loans
     ("POST", "/v1/loans/{loan_id}/repayments"): frozenset({ADMIN, OFFICER, PARTNER}),
     ("GET", "/v1/loans/{loan_id}/repayments"): EVERYONE,
@@ -254,10 +261,10 @@ def test_partner_lists_only_its_lenders_products(client, world, admin):
     assert {world["product_a"]["id"], world["product_b"]["id"]} <= {p["id"] for p in everything["items"]}
 
 
-def test_partner_sees_a_household_only_once_it_applied_to_its_lender(client, session, world, officer):
+def test_partner_sees_a_household_only_once_it_consented_to_its_lender(client, session, world, officer):
     partner = world["keys"][PARTNER]
     applied_to_b = create_household(client, officer, world["site"]["id"])
-    link_household(session, applied_to_b["id"], world["lender_b"]["id"])
+    link_household(session, applied_to_b["id"], world["lender_b"]["id"])  # consented to B, applied to B
 
     hidden = assert_problem(client.get(f"/v1/households/{applied_to_b['id']}", headers=partner), 404)
     missing = assert_problem(client.get(f"/v1/households/{uuid.uuid4()}", headers=partner), 404)
@@ -267,9 +274,14 @@ def test_partner_sees_a_household_only_once_it_applied_to_its_lender(client, ses
     assert [h["id"] for h in listed["items"]] == [world["household"]["id"]]
     assert listed["total"] == 1
 
-    # the family now applies to lender A as well: A's partner may see it
-    link_household(session, applied_to_b["id"], world["lender_a"]["id"])
-    assert client.get(f"/v1/households/{applied_to_b['id']}", headers=partner).status_code == 200
+    # the family now consents to share its file with lender A as well: A's partner may see it
+    consent = {"lender_id": world["lender_a"]["id"], "given_on": "2025-01-06", "method": "thumbprint"}
+    response = client.post(f"/v1/households/{applied_to_b['id']}/consents", headers=officer, json=consent)
+    assert response.status_code == 201, response.text
+    seen = client.get(f"/v1/households/{applied_to_b['id']}", headers=partner)
+    assert seen.status_code == 200
+    # A's partner sees A's consent only, not the one the family gave B
+    assert [c["lender_id"] for c in seen.json()["consents"]] == [world["lender_a"]["id"]]
     listed = client.get("/v1/households", headers=partner).json()
     assert {h["id"] for h in listed["items"]} == {world["household"]["id"], applied_to_b["id"]}
     assert listed["total"] == 2

@@ -8,11 +8,14 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from datetime import date
+from decimal import Decimal
 
 import numpy as np
 import pytest
 from matplotlib import image
 
+from loansvc.reports import charts
 from tests.api.helpers import assert_problem
 from tests.api.test_reports import build_book
 
@@ -70,6 +73,45 @@ def test_the_par_trend_draws_both_lines(client, book, finance):
         target = np.array(colour) / 255
         close = (np.abs(rgb - target).max(axis=2) < 0.05).sum()
         assert close > 200, (colour, close)
+
+
+PAR30, PAR90 = (0xD9, 0x82, 0x2B), (0xB3, 0x26, 0x1E)  # orange and red, as charts.py draws them
+
+
+def coloured(rgb: np.ndarray, colour: tuple[int, int, int]) -> int:
+    """How many pixels are (within 5 %) of `colour`."""
+    return int((np.abs(rgb - np.array(colour) / 255).max(axis=2) < 0.05).sum())
+
+
+def trend(par30: list, par90: list) -> np.ndarray:
+    points = [
+        {"date": date(2026, m, 28), "label": f"2026-{m:02d}", "par30_percent": a, "par90_percent": b}
+        for m, a, b in zip(range(1, 13), par30, par90, strict=True)
+    ]
+    return pixels(charts.par_trend(points, "USD", date(2026, 12, 28), "all lenders"))[..., :3]
+
+
+def test_par30_and_par90_stay_distinct_when_they_coincide():
+    # When every late loan is more than 90 days late, PAR30 = PAR90 month after month. Each line is
+    # drawn alone, then both on the same values: PAR90's dashed line with hollow squares must not
+    # hide PAR30's solid line with dots, so a good part of PAR30's orange still shows, and PAR90's red
+    # shows as much as when it is alone.
+    values = [Decimal(v) for v in ("2", "3", "5", "6", "6.5", "8", "9", "8.5", "10", "11", "12", "12.5")]
+    nothing = [None] * 12
+    alone30, alone90, both = trend(values, nothing), trend(nothing, values), trend(values, values)
+    orange_alone, red_alone = coloured(alone30, PAR30), coloured(alone90, PAR90)
+    assert orange_alone > 1000 and red_alone > 1000, (orange_alone, red_alone)
+    # a line drawn over the other of the same width and style would leave only the legend's orange
+    # (about 4 % of the lone line's); here well over a third of it shows
+    assert coloured(both, PAR30) > 0.35 * orange_alone, (coloured(both, PAR30), orange_alone)
+    assert coloured(both, PAR90) > 0.8 * red_alone, (coloured(both, PAR90), red_alone)
+    # and the picture has both colours along the lines, not only in the legend: in the plot's right
+    # half (the legend sits upper left), each colour still covers many pixels
+    right = both[:, both.shape[1] // 2 :]
+    assert coloured(right, PAR30) > 300 and coloured(right, PAR90) > 300
+    # the two lines, the grid, the text and the axes: more than a handful of distinct inks
+    ink = both[both.min(axis=2) < 0.9]
+    assert len({tuple(p) for p in np.round(ink * 8).astype(int)}) >= 6
 
 
 def test_the_aging_bars_change_with_the_portfolio(client, book, finance, make_key):

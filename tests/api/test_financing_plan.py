@@ -7,6 +7,8 @@ The core house of these stories costs 2,500.00 USD from the materials catalog:
 Annuity factor, 18 % a year over 48 months: 0.015 / (1 - 1.015^-48) = 0.0293750. Each schedule's
 last installment clears the balance; the ones quoted were worked period by period (interest =
 balance x 1.5 % rounded half-even, principal = level - interest), independently of the engine.
+The plan takes the credit that leaves the least unpaid and, at that, costs the family least: here
+the materials bank's 0 % loan first, then the MFI's 18 % loan for the rest.
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ def money(body: dict, *names: str) -> tuple:
     return tuple(None if body[n] is None else D(body[n]) for n in names)
 
 
-def test_an_idpoor_family_builds_with_a_partner_loan_materials_in_kind_and_a_grant(client, world):
+def test_an_idpoor_family_borrows_its_materials_at_0_percent_first_then_the_rest_and_a_grant(client, world):
     family = world["household"]["id"]
     response = plan(
         client, world["officer_1"], family, housing_model_code="CORE-24", product_id=world["small_loan"]["id"]
@@ -109,52 +111,77 @@ def test_an_idpoor_family_builds_with_a_partner_loan_materials_in_kind_and_a_gra
         D("0.00"),
         D("70.00"),
     )
-    # the partner loan: the product's 2,000 over its longest term, 48 months (no term was asked);
-    # level 2000 x 0.0293750 = 58.75, the last installment 57.92 + 0.87 = 58.79 is the largest;
-    # interest 820.04 in all
+    # Which credit first? The MFI's product: 18 %, 250 to 2,000 over its longest term, 48 months
+    # (no term was asked); the bank's: 0 %, 100 to 2,000 over 36 months.
+    # The partner loan first (the plan before issue 10): 2,000, level 2000 x 0.0293750 = 58.75,
+    #   last 57.92 + 0.87 = 58.79, interest 47 x 58.75 + 58.79 - 2,000 = 820.04; capacity left
+    #   70.00 - 58.79 = 11.21; cash paid the 700 of labour, so 500 of materials is unpaid: 402 in
+    #   kind (level 11.17; 403's last is 11.35, 404's level 11.22); unpaid 2,500 - 2,402 = 98;
+    #   cost 820.04
+    # The materials bank first: all 1,800 of materials, 1800 / 36 = 50.00 a month; capacity left
+    #   20.00; the MFI lends 679 of the 700 left (level 679 x 0.0293750 = 19.95, last 19.35 + 0.29
+    #   = 19.64; 680's last is 20.01 + 0.30 = 20.31 > 20.00); interest 47 x 19.95 + 19.64 - 679
+    #   = 278.29; unpaid 2,500 - 1,800 - 679 = 21; cost 278.29
+    # The materials bank first leaves 77 less unpaid and costs 820.04 - 278.29 = 541.75 less.
+    assert p["credit_order"] == ["materials_loan", "partner_loan"]
+    materials = p["materials_loan"]
+    assert (materials["product_id"], materials["term"]) == (world["materials_product"]["id"], 36)
+    assert money(materials, "amount", "installment_amount", "monthly_installment") == (
+        D("1800.00"),
+        D("50.00"),
+        D("50.00"),
+    )
+    assert money(materials, "total_interest", "total_fees", "cost_of_credit") == (D("0"), D("0"), D("0"))
     partner = p["partner_loan"]
     assert (partner["product_id"], partner["term"], partner["frequency"]) == (
         world["small_loan"]["id"],
         48,
         "monthly",
     )
-    assert money(partner, "amount", "installment_amount", "monthly_installment", "total_interest") == (
-        D("2000.00"),
-        D("58.75"),
-        D("58.79"),
-        D("820.04"),
+    assert money(partner, "amount", "installment_amount", "monthly_installment") == (
+        D("679.00"),
+        D("19.95"),
+        D("19.95"),
     )
-    assert D(partner["apr_percent"]) == D("18.0006")  # the rounded installments cost a hair above 18 %
+    assert money(partner, "total_interest", "total_fees", "cost_of_credit") == (
+        D("278.29"),
+        D("0.00"),
+        D("278.29"),
+    )
+    assert D("17.99") < D(partner["apr_percent"]) < D("18.01")  # 18 %, but for the rounded installments
     assert partner["schedule"]["installments"] == 48
     assert (partner["schedule"]["first_due_date"], partner["schedule"]["last_due_date"]) == (
         "2026-04-02",
         "2030-03-02",
     )
-    # the materials bank (its product: 0 %, 100 to 2,000 over 6 to 36 months) lends in kind what
-    # cash leaves unpaid of the materials: 2,500 - 2,000 = 500 (cash paid the 700 of labour first),
-    # within the capacity left, 70.00 - 58.79 = 11.21: 402 over 36 months is level 11.17, last
-    # 402 - 35 x 11.17 = 11.05; 403 has a last installment of 11.35 and 404 a level of 11.22
-    materials = p["materials_loan"]
-    assert (materials["product_id"], materials["term"]) == (world["materials_product"]["id"], 36)
-    assert money(materials, "amount", "monthly_installment") == (D("402.00"), D("11.17"))
-    # the 98 still unpaid is granted: the family is ID Poor and 98 is within the 1,000 cap
-    assert money(p, "grant", "funding_gap") == (D("98.00"), D("0.00"))
-    # after: 11.17 + 58.79 = 69.96 a month, 69.96 / 300 = 23.32 % of income
-    assert money(p, "monthly_debt_service_after", "dsti_after_percent") == (D("69.96"), D("23.32"))
-    # income down 20 %: 240 - 200 - 69.96 = -29.96, so the plan is referred, as is any ID Poor family
+    assert money(p, "total_interest", "total_fees", "total_cost_of_credit") == (
+        D("278.29"),
+        D("0.00"),
+        D("278.29"),
+    )
+    assert "costing the family USD 278.29 in interest and fees" in p["explanation"]
+    assert (
+        "against USD 820.04 for a partner loan of USD 2,000.00 and a materials loan of USD 402.00"
+        in (p["explanation"])
+    )
+    # the 21 still unpaid is granted: the family is ID Poor and 21 is within the 1,000 cap
+    assert money(p, "grant", "funding_gap") == (D("21.00"), D("0.00"))
+    # after: 50.00 + 19.95 = 69.95 a month, 69.95 / 300 = 23.32 % of income
+    assert money(p, "monthly_debt_service_after", "dsti_after_percent") == (D("69.95"), D("23.32"))
+    # income down 20 %: 240 - 200 - 69.95 = -29.95, so the plan is referred, as is any ID Poor family
     assert (p["decision"], [r["code"] for r in p["reasons"]]) == ("refer", ["IDPOOR_REVIEW", "STRESS_FAILS"])
     assert p["stress"] == [
         {
             "scenario": "income_minus_20pct",
-            "dsti_after_percent": "29.15",
-            "surplus_after_loan": "-29.96",
+            "dsti_after_percent": "29.15",  # 69.95 / 240 = 29.146
+            "surplus_after_loan": "-29.95",
             "passes": False,
         }
     ]
 
 
 def test_the_gap_is_named_when_no_grant_can_close_it(client, session, world):
-    # the same family were it not ID Poor: the 98 remains unpaid
+    # the same family were it not ID Poor: the 21 remains unpaid
     response = client.patch(
         f"/v1/households/{world['household']['id']}", headers=world["officer_1"], json={"idpoor_level": 0}
     )
@@ -166,16 +193,18 @@ def test_the_gap_is_named_when_no_grant_can_close_it(client, session, world):
         housing_model_code="CORE-24",
         product_id=world["small_loan"]["id"],
     ).json()
-    assert money(p, "grant", "funding_gap") == (D("0.00"), D("98.00"))
+    assert money(p, "grant", "funding_gap") == (D("0.00"), D("21.00"))
     assert [r["code"] for r in p["reasons"]] == ["STRESS_FAILS", "FUNDING_GAP"]
-    assert "USD 98.00" in p["reasons"][-1]["message"]
+    assert "USD 21.00" in p["reasons"][-1]["message"]
 
 
-def test_a_family_with_savings_needs_only_the_partner_loan(client, session, world):
+def test_a_family_with_savings_needs_only_the_materials_loan(client, session, world):
     # the stories' two-earner family: 600 in, 180 out: capacity min(294, 300) = 294.00
-    # it saved 1,300: 1,200 to borrow from the MFI's 5,000 product over 48 months:
-    # level 1200 x 0.0293750 = 35.25, last 35.28; DSTI 35.28 / 600 = 5.88 %; stress passes
-    # (480 - 180 - 35.28 = 264.72), and a female-headed household needs no grant when nothing is unpaid
+    # it saved 1,300, which pays the 700 of labour and 600 of materials: 1,200 of materials to borrow.
+    # The bank lends all of it in kind at 0 %: level 1200 / 36 = 33.33, last 1200 - 35 x 33.33 =
+    # 33.45; cost 0. The MFI's 5,000 product could lend it too, at 18 % over 48 months: level 35.25,
+    # last 35.28, interest 47 x 35.25 + 35.28 - 1,200 = 492.03. Both pay the whole house: the
+    # cheaper wins. DSTI 33.45 / 600 = 5.575 -> 5.58 %; stress passes (480 - 180 - 33.45 = 266.55)
     family = create_household(client, world["officer_1"], world["site"]["id"], **ELIGIBLE_FINANCES)
     p = plan(
         client,
@@ -186,16 +215,22 @@ def test_a_family_with_savings_needs_only_the_partner_loan(client, session, worl
         household_contribution="1300",
     ).json()
     assert money(p, "household_contribution", "max_installment") == (D("1300.00"), D("294.00"))
-    assert money(p["partner_loan"], "amount", "monthly_installment") == (D("1200.00"), D("35.28"))
-    assert p["materials_loan"] is None
-    assert money(p, "grant", "funding_gap", "dsti_after_percent") == (D("0.00"), D("0.00"), D("5.88"))
+    assert p["partner_loan"] is None
+    assert money(p["materials_loan"], "amount", "monthly_installment") == (D("1200.00"), D("33.45"))
+    assert (p["credit_order"], p["total_cost_of_credit"]) == (["materials_loan"], "0.00")
+    assert "against USD 492.03 for a partner loan of USD 1,200.00" in p["explanation"]
+    assert money(p, "grant", "funding_gap", "dsti_after_percent") == (D("0.00"), D("0.00"), D("5.58"))
     assert (p["decision"], p["reasons"]) == ("eligible", [])
 
 
 def test_a_shorter_term_is_a_smaller_loan_and_the_terms_must_fit_the_product(client, world):
     family = world["household"]["id"]
     # 24 months (factor 0.0499241): 70.00 / 0.0499241 = 1402.1; 1,402 is level 69.99 but its last
-    # installment 70.11; 1,401: level 69.94, last 70.05; 1,400: level 69.89, last 70.00, which fits
+    # installment 70.11; 1,401: level 69.94, last 70.05; 1,400: level 69.89, last 70.00, which fits:
+    # the largest partner loan. But the bank's 1,800 in kind at 50.00 a month comes first (partner
+    # first would leave 2,500 - 1,400 = 1,100 unpaid and no capacity for the bank); the 20.00 left
+    # carries 400 over 24 months (level 400 x 0.0499241 = 19.97, last 19.66 + 0.29 = 19.95; 401's
+    # level is 20.02), interest 23 x 19.97 + 19.95 - 400 = 79.26
     p = plan(
         client,
         world["officer_1"],
@@ -206,10 +241,11 @@ def test_a_shorter_term_is_a_smaller_loan_and_the_terms_must_fit_the_product(cli
     ).json()
     assert p["partner_loan"]["term"] == 24
     assert money(p, "max_loan_amount") == (D("1400.00"),)
-    assert money(p["partner_loan"], "amount", "monthly_installment") == (D("1400.00"), D("70.00"))
-    # no capacity is left for the materials bank; 1,100 unpaid: the grant's 1,000 cap, and 100 missing
-    assert p["materials_loan"] is None
-    assert money(p, "grant", "funding_gap") == (D("1000.00"), D("100.00"))
+    assert money(p["materials_loan"], "amount", "monthly_installment") == (D("1800.00"), D("50.00"))
+    assert money(p["partner_loan"], "amount", "monthly_installment") == (D("400.00"), D("19.97"))
+    assert money(p, "total_cost_of_credit") == (D("79.26"),)
+    # 2,500 - 1,800 - 400 = 300 unpaid, within the ID Poor grant's 1,000 cap
+    assert money(p, "grant", "funding_gap") == (D("300.00"), D("0.00"))
     # 60 months is beyond the product's 12 to 48
     body = assert_problem(
         plan(
@@ -227,8 +263,10 @@ def test_a_shorter_term_is_a_smaller_loan_and_the_terms_must_fit_the_product(cli
 
 
 def test_the_grant_cap_is_the_apps_setting(world, db, database_url):
-    # the same 24-month plan as above: 1,100 unpaid after the partner loan of 1,400. An app
-    # created with a 600 dollar cap grants 600, and 1,100 - 600 = 500 is still missing
+    # a 12-month plan (factor 0.0916800): the bank's 1,800 in kind (50.00 a month) leaves 20.00,
+    # which carries at most 20 / 0.09168 = 218 over 12 months, below the MFI's 250 minimum: 700
+    # unpaid. (The MFI first: at most 70 / 0.09168 = 763, leaving more than 1,700.) An app created
+    # with a 600 dollar cap grants 600, and 700 - 600 = 100 is still missing
     settings = Settings(database_url=database_url, grant_cap_usd=D("600"))
     with TestClient(create_app(settings, database=db), raise_server_exceptions=False) as capped:
         response = plan(
@@ -237,10 +275,12 @@ def test_the_grant_cap_is_the_apps_setting(world, db, database_url):
             world["household"]["id"],
             housing_model_code="CORE-24",
             product_id=world["small_loan"]["id"],
-            term=24,
+            term=12,
         )
     assert response.status_code == 200, response.text
-    assert money(response.json(), "grant", "funding_gap") == (D("600.00"), D("500.00"))
+    p = response.json()
+    assert (p["credit_order"], p["partner_loan"]) == (["materials_loan"], None)
+    assert money(p, "grant", "funding_gap") == (D("600.00"), D("100.00"))
 
 
 def test_a_partner_plans_only_for_households_that_applied_to_it_and_with_its_own_products(

@@ -20,6 +20,7 @@ import pytest
 from tests.api.helpers import assert_problem, create_lender
 from tests.api.lending import (
     add_material,
+    another_family,
     apply,
     approve,
     business_day,
@@ -56,7 +57,9 @@ def world(client, session, monkeypatch):
         client, world["partner_1"], family, world["cash_product"]["id"], "1000", 12, submitted_on="2025-05-02"
     )
     approve(client, world["partner_2"], fresh["id"], approved_on="2025-05-05")
-    waiting = apply(client, world["officer_1"], family, world["materials_product"]["id"], "300", 12)
+    # another family's (this one's materials loan is still open: one open application per lender)
+    neighbour = another_family(client, world)["id"]
+    waiting = apply(client, world["officer_1"], neighbour, world["materials_product"]["id"], "300", 12)
     add_material(client, world["officer_1"], "CEMENT-50KG", "Portland cement, 50 kg bag", "bag", "6.25")
     add_material(client, world["officer_1"], "SAND-M3", "river sand", "m3", "14.00")
     receive(client, world["officer_1"], "CEMENT-50KG", "10", date(2025, 1, 20))
@@ -180,6 +183,30 @@ CASES: dict[str, Case] = {
         409,
         "INSPECTION_REQUIRED",
         ("inspection", "foundation"),
+    ),
+    "a tranche that skips a stage": Case(
+        "partner_1",
+        _on("cash"),
+        _cash("500", "roof"),
+        409,
+        "STAGE_OUT_OF_ORDER",
+        ("the roof needs the structure", "not been funded"),
+    ),
+    "a first tranche for a later stage": Case(
+        "partner_1",
+        _on("fresh"),
+        _cash("500", "finishing", "2025-05-06"),
+        409,
+        "STAGE_OUT_OF_ORDER",
+        ("the first disbursement is for the foundation", "finishing"),
+    ),
+    "a first delivery for a later stage": Case(
+        "officer_1",
+        _on("kind"),
+        _materials(("CEMENT-50KG", "1"), milestone="structure"),
+        409,
+        "STAGE_OUT_OF_ORDER",
+        ("the first disbursement is for the foundation", "structure"),
     ),
     "a delivery dated before the approval": Case(
         "officer_1",

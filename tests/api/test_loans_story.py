@@ -236,6 +236,11 @@ def test_the_sok_family_builds_with_materials_and_three_cash_tranches(client, se
     assert schedule[-1][5] == D("0")
     assert _next(materials_loan) == (1, "2025-03-03", D("18.85"), D("0"), D("18.85"), D("433.45"))
 
+    # --- 14 March: Dara inspects the foundation; it passes. Materials follow the stages as cash
+    # does: the walls' delivery waits for this pass.
+    business_day(monkeypatch, date(2025, 3, 14))
+    inspect(client, officer_2, loan_a, "foundation", date(2025, 3, 14))
+
     # --- 20 March: second delivery, for the walls (between the 3 March and 3 April due dates).
     #   sand    3.5 m3 x 14.60 =  51.10
     #   cement   25 bags x 6.25 = 156.25
@@ -472,9 +477,10 @@ def test_the_sok_family_builds_with_materials_and_three_cash_tranches(client, se
         ("submitted", officer_1_name, "loan_officer"),
         ("approved", officer_2_name, "loan_officer"),
         ("disbursed_materials", officer_1_name, "loan_officer"),
+        ("inspected", officer_2_name, "loan_officer"),
         ("disbursed_materials", officer_1_name, "loan_officer"),
     ]
-    submitted, approved, delivered_1, delivered_2 = final_a
+    submitted, approved, delivered_1, _inspected, delivered_2 = final_a
     assert submitted["before"] is None and submitted["after"]["status"] == "submitted"
     assert (approved["before"]["status"], approved["after"]["status"]) == ("submitted", "approved")
     assert money(approved["after"]["approved_amount"]) == D("1200")

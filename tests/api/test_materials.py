@@ -15,6 +15,7 @@ from tests.api.lending import (
     approve,
     business_day,
     deliver,
+    inspect,
     lending_world,
     receive,
     stock,
@@ -209,6 +210,8 @@ def test_materials_are_issued_at_the_cost_of_the_day_and_the_ledger_shows_every_
     # the price rises: 12.5 bags at 7.68 -> (87.5 x 6.40 + 12.5 x 7.68) / 100 = (560 + 96) / 100 = 6.56
     receive(client, officer, "CEMENT-50KG", "12.5", date(2025, 3, 1), unit_cost="7.68")
     assert stock(client, officer, "CEMENT-50KG") == (D("100"), D("6.56"), D("656.00"))
+    # 10 March: the foundation passes its inspection, so the structure's materials may go out
+    inspect(client, world["officer_2"], loan_id, "foundation", date(2025, 3, 10))
     # the next delivery is valued at 6.56: 10 x 6.56 = 65.60; the first keeps its 6.40
     second = deliver(client, officer, loan_id, {"CEMENT-50KG": "10"}, "structure", date(2025, 3, 20))
     assert (D(second["amount"]), D(second["disbursed_amount"])) == (D("65.60"), D("145.60"))
@@ -268,19 +271,19 @@ def test_insufficient_stock_issues_nothing(client, world, db_state):
 
 def test_a_delivery_beyond_the_approval_issues_nothing(client, world, db_state):
     officer, loan_id = world["officer_1"], world["loan"]["id"]
-    add_material(client, officer, "ZINC-SHEET", "corrugated zinc sheet", "sheet", "5.75")
-    receive(client, officer, "ZINC-SHEET", "300", date(2025, 1, 20))
+    add_material(client, officer, "REBAR-BUNDLE", "rebar 10 mm, bundle of 10 bars", "bundle", "5.75")
+    receive(client, officer, "REBAR-BUNDLE", "300", date(2025, 1, 20))
     before = db_state()
-    # 209 sheets x 5.75 = 1,201.75 > 1,200 approved
+    # 209 bundles x 5.75 = 1,201.75 > 1,200 approved
     response = client.post(
-        f"/v1/loans/{loan_id}/disbursements", headers=officer, json=_delivery({"ZINC-SHEET": "209"}, "roof")
+        f"/v1/loans/{loan_id}/disbursements", headers=officer, json=_delivery({"REBAR-BUNDLE": "209"})
     )
     problem = assert_problem(response, 409, "OVER_DISBURSEMENT")
     assert "1201.75" in problem["detail"]
     assert db_state() == before
     # 208 x 5.75 = 1,196.00 fits
     assert D(
-        deliver(client, officer, loan_id, {"ZINC-SHEET": "208"}, "roof", date(2025, 2, 3))["amount"]
+        deliver(client, officer, loan_id, {"REBAR-BUNDLE": "208"}, "foundation", date(2025, 2, 3))["amount"]
     ) == D("1196.00")
 
 

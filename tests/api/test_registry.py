@@ -87,7 +87,7 @@ def test_a_product_keeps_its_terms_with_money_and_rates_as_strings(client, admin
     body = product_body(
         lender["id"],
         name="Home improvement loan",
-        annual_rate_percent="18.5",
+        annual_rate_percent="17.5",
         min_amount="250.50",
         max_amount="5000",
         fees=[
@@ -105,7 +105,7 @@ def test_a_product_keeps_its_terms_with_money_and_rates_as_strings(client, admin
         assert product["lender_id"] == lender["id"]
         for field in ("annual_rate_percent", "min_amount", "max_amount", "installment_multiple"):
             assert isinstance(product[field], str), f"{field} must travel as a string"
-        assert Decimal(product["annual_rate_percent"]) == Decimal("18.5")
+        assert Decimal(product["annual_rate_percent"]) == Decimal("17.5")
         assert Decimal(product["min_amount"]) == Decimal("250.50")
         assert Decimal(product["max_amount"]) == Decimal("5000")
         assert Decimal(product["installment_multiple"]) == Decimal("0.5")

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import openpyxl
 import pytest
+from openpyxl.utils import get_column_letter
 
 from tests.api.helpers import assert_problem
 from tests.api.report_book import book_loan, build_book, monthly, pay, registry
@@ -46,14 +47,19 @@ def pick(figures: dict, *names: str) -> tuple:
 
 def figures(
     currency, loans, borrowers, glp, par, pct, aging, classes, flows, rates, disbursed, written, expected,
-    losses,
+    losses, above_cap=None,
 ):  # fmt: skip
-    """A figures object as the report writes it, from the hand-worked numbers below."""
+    """A figures object as the report writes it, from the hand-worked numbers below. `above_cap`:
+    (loans, their balance) with an APR above the cap; the book's loans are at 18 % with no fees
+    (and priced before APRs were stored), so none by default."""
+    above_cap = above_cap or (0, "0" if currency == "KHR" else "0.00")
     return {
         "currency": currency,
         "active_loans": loans,
         "borrowers": borrowers,
         "gross_loan_portfolio": glp,
+        "loans_apr_above_cap": above_cap[0],
+        "loans_apr_above_cap_balance": above_cap[1],
         **dict(zip(["par1_balance", "par30_balance", "par90_balance"], par, strict=True)),
         **dict(zip(["par1_percent", "par30_percent", "par90_percent"], pct, strict=True)),
         "aging": [
@@ -172,9 +178,12 @@ def test_portfolio_by_lender_matches_the_hand_worked_figures(client, book, admin
     groups = {(g["group"]["lender_id"], g["currency"]): g for g in body["groups"]}
     a, b = book["A"]["id"], book["B"]["id"]
     assert set(groups) == {(a, "USD"), (a, "KHR"), (b, "USD")}
-    assert groups[(a, "USD")] == {"group": {"lender_id": a}, **A_USD}
-    assert groups[(a, "KHR")] == {"group": {"lender_id": a}, **KHR_TOTAL}
-    assert groups[(b, "USD")] == {"group": {"lender_id": b}, **B_USD}
+    # each group names its lender beside its id
+    lender_a = {"lender_id": a, "lender_name": book["A"]["name"]}
+    lender_b = {"lender_id": b, "lender_name": book["B"]["name"]}
+    assert groups[(a, "USD")] == {"group": lender_a, **A_USD}
+    assert groups[(a, "KHR")] == {"group": lender_a, **KHR_TOTAL}
+    assert groups[(b, "USD")] == {"group": lender_b, **B_USD}
 
 
 def _flat(f: dict) -> dict[str, str]:
@@ -210,10 +219,13 @@ def test_portfolio_csv_has_one_row_per_group_and_currency_to_the_cent(client, bo
         ("group", b, "USD"): B_USD,
     }
     assert set(by_key) == set(expected) and len(rows) == 5
+    names = {"": "", a: book["A"]["name"], b: book["B"]["name"]}
     for key, hand in expected.items():
         row = by_key[key]
         assert row["as_of"] == "2026-06-30"
+        assert row["lender_name"] == names[key[1]]  # beside the id; blank on a total
         assert {k: row[k] for k in _flat(hand)} == _flat(hand), key
+    assert list(rows[0])[:5] == ["as_of", "row", "lender_id", "lender_name", "currency"]
     assert (
         "aging_365+_principal" in rows[0]
         and "class_loss_provision" in rows[0]
@@ -226,11 +238,12 @@ def _sheet(workbook, name: str) -> list[dict]:
     return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
 
 
-def _same(cell, text) -> bool:
-    """An XLSX number against the hand figure, to the cent (a percent of null is an empty cell)."""
+def _same(cell, text, percent: bool = False) -> bool:
+    """An XLSX number against the hand figure, to the cent (a percent of null is an empty cell;
+    a percent cell holds the fraction: 79.36 % is 0.7936)."""
     if text is None:
         return cell is None
-    return Decimal(str(cell)) == Decimal(text)
+    return Decimal(str(cell)) * (100 if percent else 1) == Decimal(text)
 
 
 def test_portfolio_xlsx_has_a_sheet_per_table_to_the_cent(client, book, admin):
@@ -257,7 +270,9 @@ def test_portfolio_xlsx_has_a_sheet_per_table_to_the_cent(client, book, admin):
     for k, hand in expected.items():
         for name, value in hand.items():
             if not isinstance(value, list) and name != "currency":
-                assert _same(summary[k][name], value), (k, name, summary[k][name], value)
+                got = summary[k][name]
+                assert _same(got, value, name.endswith("_percent")), (k, name, got, value)
+        assert summary[k]["lender_name"] == (None if k[1] is None else book[{a: "A", b: "B"}[k[1]]]["name"])
     for sheet, table, field, parts in (
         ("aging", "aging", "bucket", ("loans", "principal")),
         ("classification", "classification", "class", ("loans", "principal", "provision")),
@@ -266,8 +281,44 @@ def test_portfolio_xlsx_has_a_sheet_per_table_to_the_cent(client, book, admin):
         rows = _sheet(workbook, sheet)
         assert len(rows) == 5 * len(USD_TOTAL[table])
         for r in rows:
-            hand = next(item for item in expected[key(r)][table] if item[field] == r[field])
+            label = r[field].strftime("%Y-%m") if field == "month" else r[field]  # a month is a date
+            hand = next(item for item in expected[key(r)][table] if item[field] == label)
             assert all(_same(r[p], str(hand[p])) for p in parts), (sheet, r, hand)
+
+
+def test_portfolio_xlsx_cells_are_formatted_for_people(client, book, admin):
+    # money in the currency's decimals (USD 2, KHR 0), percentages as percent cells holding the
+    # fraction, as_of and the months as dates, whole counts, and columns as wide as what they show
+    response = report(client, admin, group_by="lender", format="xlsx")
+    workbook = openpyxl.load_workbook(io.BytesIO(response.content))
+    sheet = workbook["summary"]
+    header = [c.value for c in sheet[1]]
+    column = {name: k for k, name in enumerate(header)}
+    rows = {(r[column["row"]].value, r[column["currency"]].value): r for r in sheet.iter_rows(min_row=2)}
+    usd, khr = rows[("total", "USD")], rows[("total", "KHR")]
+    glp = usd[column["gross_loan_portfolio"]]
+    assert (glp.value, glp.number_format) == (10565.17, "#,##0.00")
+    khr_glp = khr[column["gross_loan_portfolio"]]
+    assert (khr_glp.value, khr_glp.number_format) == (3758300, "#,##0")
+    # collection rate 154.34 / 762.67 = 20.24 %: the cell holds 0.2024 and shows "20.24%"
+    rate = usd[column["collection_rate_percent"]]
+    assert (rate.value, rate.number_format) == (0.2024, "0.00%")
+    as_of = usd[column["as_of"]]
+    assert (as_of.value, as_of.number_format) == (datetime(2026, 6, 30), "yyyy-mm-dd")
+    loans = usd[column["active_loans"]]
+    assert (loans.value, type(loans.value), loans.number_format) == (10, int, "#,##0")
+    assert usd[column["currency"]].data_type == "s"
+    for k, name in enumerate(header):  # wide enough for the header and each value as shown
+        width = sheet.column_dimensions[get_column_letter(k + 1)].width
+        assert width >= len(name), name
+    assert sheet.column_dimensions[get_column_letter(column["lender_id"] + 1)].width >= 36  # a uuid
+    months = workbook["expected_collections"]
+    mine = [c.value for c in months[1]]
+    first = next(months.iter_rows(min_row=2))
+    month = first[mine.index("month")]
+    assert (month.value, month.number_format) == (datetime(2026, 7, 1), "yyyy-mm")
+    amounts = [r for r in months.iter_rows(min_row=2) if r[mine.index("currency")].value == "KHR"]
+    assert {r[mine.index("amount")].number_format for r in amounts} == {"#,##0"}
 
 
 def test_group_by_site_product_and_currency(client, book, admin):
@@ -299,6 +350,14 @@ def test_group_by_site_product_and_currency(client, book, admin):
         names = ("active_loans", "borrowers", "gross_loan_portfolio", "collected", "written_off")
         got = {(g["group"][column], g["currency"]): pick(g, *names) for g in body["groups"]}
         assert got == expected, group_by
+        # a site or a product is named beside its id; a currency is its own name
+        named = {"site": ("S1", "S2"), "product": ("PA", "PW", "PB", "PK")}.get(group_by, ())
+        ids = {book[n]["id"]: book[n]["name"] for n in named}
+        for g in body["groups"]:
+            want = {column: g["group"][column]}
+            if group_by != "currency":
+                want[f"{group_by}_name"] = ids[g["group"][column]]
+            assert g["group"] == want, (group_by, g["group"])
         # the totals do not depend on the grouping
         assert sorted(body["totals"], key=lambda t: t["currency"]) == [KHR_TOTAL, USD_TOTAL]
     by_currency = report(client, admin, group_by="currency").json()["groups"]
@@ -419,12 +478,33 @@ def test_movements_after_as_of_are_taken_off_the_running_totals(client, book, ad
     # L8 paid 125 on Jul 2 (its May 31 principal 100), L12 prepaid 2 x 40 of principal, and L14 was
     # disbursed 700: 10,565.17 - 100 - 80 + 700 = 11,085.17
     assert (usd["active_loans"], usd["gross_loan_portfolio"]) == (11, "11085.17")
-    # the months are now (Jul 5, Aug 5] "2026-08" and (Aug 5, Sep 5] "2026-09". In the first: L1 Aug 1 112.34
-    # + L2 120 + L3 Jul 10, Jul 24 2 x 22 + L4 50 + L5 108 + L6 50 + L7 98.33 + L8 Jul 31 125 + L13 25.05
-    # + L14 Aug 5 110 = 842.72 (L12's Jul 20 is prepaid); the second: the same with three L3 installments
-    # (Aug 7, Aug 21, Sep 4) = 864.72 (L12's Aug 20 is prepaid)
-    months = {m["month"]: m["amount"] for m in usd["expected_collections"]}
-    assert (months["2026-08"], months["2026-09"]) == ("842.72", "864.72")
+    # A mid-month as_of: the months are calendar months, the first from the day after as_of.
+    #   "2026-07" = Jul 6..31: L2 Jul 10 120 + L3 Jul 10, Jul 24 2 x 22 + L4 Jul 29 50 + L5 Jul 16 108
+    #     + L6 Jul 22 50 + L7 Jul 26 98.33 + L8 Jul 31 125 + L13 Jul 25 25.05 = 620.38 (L1's Jul 1 is
+    #     before as_of, L12's Jul 20 is prepaid, L14 starts Aug 5)
+    #   "2026-08" = Aug 1..31: L1 Aug 1 112.34 + L2 120 + L3 Aug 7, Aug 21 44 + L4 50 + L5 108 + L6 50
+    #     + L7 98.33 + L8 Aug 31 125 + L13 25.05 + L14 Aug 5 110 = 842.72 (L12's Aug 20 is prepaid)
+    #   "2026-09": the same loans, L3 Sep 4, Sep 18 (44) and L12 Sep 20 47.20 - 5.60 prepaid = 41.60:
+    #     842.72 + 41.60 = 884.32
+    #   "2026-10": L3 Oct 2, 16, 30 (66) and L12's 47.20: 842.72 + 22 + 47.20 = 911.92
+    #   "2026-11": L3 Nov 13, 27 (44): 911.92 - 22 = 889.92 (L5's last is Nov 16)
+    #   "2026-12": L5 has ended: 889.92 - 108 = 781.92
+    # (The months used to be (Jul 5, Aug 5] labelled "2026-08", and so on: the label was a month late.)
+    assert [(m["month"], m["amount"]) for m in usd["expected_collections"]] == [
+        ("2026-07", "620.38"),
+        ("2026-08", "842.72"),
+        ("2026-09", "884.32"),
+        ("2026-10", "911.92"),
+        ("2026-11", "889.92"),
+        ("2026-12", "781.92"),
+    ]
+    # KHR: L11 is due on the 5th; Jul 5 is as_of itself (due, not yet late, not expected), so July's
+    # rest expects nothing, and each month from August 403,200
+    khr = next(t for t in july["totals"] if t["currency"] == "KHR")
+    assert [(m["month"], m["amount"]) for m in khr["expected_collections"]] == [
+        ("2026-07", "0"),
+        *((month, "403200") for month in ("2026-08", "2026-09", "2026-10", "2026-11", "2026-12")),
+    ]
 
 
 def test_a_reversed_payment_brings_back_the_arrears_it_had_cleared(client, session, admin, officer):

@@ -522,7 +522,8 @@ def test_compare_three_offers_side_by_side(client, officer, simulate):
     # B. 14 % declining, 2 % upfront: PMT(1.1667 %, 24, 3000) = 144.04; 2940 = 144.04 x a(24, i),
     #    a = 20.41 between a(24, 1.30 %) = 20.50 and a(24, 1.35 %) = 20.39: APR ~ 16.1
     # C. 11 % flat: 125.00 + 27.50 = 152.50; 3000/152.5 = 19.67 = a(24, i) at i ~ 1.63 %: APR ~ 19.6
-    # The cheapest by APR is B (index 1), though its nominal rate is not the only difference.
+    # The cheapest by APR is B (index 1), though its nominal rate is not the only difference;
+    # by shown APR the ranks are B 1, A 2, C 3.
     offers = [
         loan(label="A", principal="3000", annual_rate_percent="18", term=24),
         loan(
@@ -540,6 +541,8 @@ def test_compare_three_offers_side_by_side(client, officer, simulate):
     assert body["cheapest_index"] == 1
     summaries = body["offers"]
     assert [s["index"] for s in summaries] == [0, 1, 2]
+    assert [s["rank"] for s in summaries] == [2, 1, 3]
+    assert all(s["apr_percent_shown"] == str(d(s["apr_percent"]).quantize(d("0.01"))) for s in summaries)
     assert [s["label"] for s in summaries] == ["A", "B", "C"]
     assert [s["installment_amount"] for s in summaries] == ["149.77", "144.04", "152.50"]
     assert [s["total_fees"] for s in summaries] == ["0.00", "60.00", "0.00"]
@@ -571,6 +574,58 @@ def test_compare_offers_in_different_currencies_names_no_cheapest(client, office
     body = client.post(COMPARE, json=offers, headers=officer).json()
     assert body["cheapest_index"] is None
     assert [s["currency"] for s in body["offers"]] == ["USD", "KHR"]
+    assert [s["rank"] for s in body["offers"]] == [None, None]  # not ranked across currencies
+
+
+# Ranking by the APR as shown. 3,000 USD over 24 months, declining balance, no fee: the APR is the
+# nominal rate but for the rounding of the installments to the cent. Worked period by period
+# (interest = balance x rate / 12 rounded half-even, the last installment clears the balance) and
+# the APR found by bisection on the present value of those payments, independently of the engine:
+#   18 %:      PMT = 3000 x 0.015 / (1 - 1.015^-24) = 149.7723 -> 149.77, last 149.84; APR 18.000096
+#   17.9994 %: PMT = 149.7714 -> 149.77, last 149.81; APR 17.999373
+#   17.99 %:   PMT = 149.7578 -> 149.76, last 149.70; APR 17.990064
+# shown with 4 decimals: 18.0001, 17.9994, 17.9901; with 2: 18.00, 18.00, 17.99.
+
+
+def _usd_3000(rate: str, **changes: Any) -> dict[str, Any]:
+    return loan(principal="3000", annual_rate_percent=rate, term=24, **changes)
+
+
+def test_offers_whose_aprs_differ_past_the_shown_decimals_share_the_rank_and_name_no_winner(client, officer):
+    # 18.0001 against 17.9994: 0.0007 apart, both shown 18.00: rounding noise names no winner.
+    # An 11 % flat offer (APR about 19.6, see above) comes third: competition ranking 1, 1, 3.
+    offers = [_usd_3000("18"), _usd_3000("17.9994"), _usd_3000("11", interest_method="flat")]
+    response = client.post(COMPARE, json=offers, headers=officer)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    summaries = body["offers"]
+    assert [s["apr_percent"] for s in summaries[:2]] == ["18.0001", "17.9994"]
+    assert [s["apr_percent_shown"] for s in summaries[:2]] == ["18.00", "18.00"]
+    assert [s["rank"] for s in summaries] == [1, 1, 3]
+    assert body["cheapest_index"] is None
+
+
+def test_a_shown_difference_names_the_cheapest(client, officer):
+    # 18.0001 (shown 18.00) against 17.9901 (shown 17.99): the 17.99 % offer is the cheapest
+    body = client.post(COMPARE, json=[_usd_3000("18"), _usd_3000("17.99")], headers=officer).json()
+    summaries = body["offers"]
+    assert [(s["apr_percent"], s["apr_percent_shown"]) for s in summaries] == [
+        ("18.0001", "18.00"),
+        ("17.9901", "17.99"),
+    ]
+    assert [s["rank"] for s in summaries] == [2, 1]
+    assert body["cheapest_index"] == 1
+
+
+def test_identical_offers_share_rank_one(client, officer):
+    body = client.post(COMPARE, json=[loan(), loan()], headers=officer).json()
+    assert [s["rank"] for s in body["offers"]] == [1, 1]
+    assert body["cheapest_index"] is None
+
+
+def test_a_single_offer_is_the_cheapest(client, officer):
+    body = client.post(COMPARE, json=[loan()], headers=officer).json()
+    assert ([s["rank"] for s in body["offers"]], body["cheapest_index"]) == ([1], 0)
 
 
 def test_compare_takes_at_most_20_offers(client, officer):

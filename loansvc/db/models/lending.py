@@ -15,6 +15,8 @@ from loansvc.db.base import Base, IdMixin, Money, Quantity, Rate, TimestampMixin
 from loansvc.db.models.enums import one_of
 
 LOAN_STATUSES = ("submitted", "approved", "rejected", "withdrawn", "active", "closed", "written_off")
+OPEN_APPLICATION_STATUSES = ("submitted", "approved")
+OPEN_APPLICATION_WHERE = "status IN ('submitted', 'approved')"
 
 
 class Loan(IdMixin, TimestampMixin, Base):
@@ -34,6 +36,16 @@ class Loan(IdMixin, TimestampMixin, Base):
         CheckConstraint("recovered_amount >= 0", name="recovered_not_negative"),
         Index("ix_loans_lender_status", "lender_id", "status"),
         Index("ix_loans_household_status", "household_id", "status"),
+        # one open application (submitted or approved, not yet disbursed) per household and lender:
+        # the database refuses a concurrent second one (loansvc.loans.service.apply turns it into 409)
+        Index(
+            "uq_loans_open_application",
+            "household_id",
+            "lender_id",
+            unique=True,
+            postgresql_where=text(OPEN_APPLICATION_WHERE),
+            sqlite_where=text(OPEN_APPLICATION_WHERE),
+        ),
     )
 
     household_id: Mapped[str] = mapped_column(ForeignKey("households.id"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -30,6 +30,9 @@ from loansvc.db.models.enums import (
     REPAYMENT_FREQUENCIES,
     one_of,
 )
+
+if TYPE_CHECKING:
+    from loansvc.db.models.protection import Consent
 
 
 class Lender(IdMixin, TimestampMixin, Base):
@@ -141,6 +144,11 @@ class Household(IdMixin, TimestampMixin, Base):
     existing_debts: Mapped[list[HouseholdDebt]] = relationship(
         lazy="raise", cascade="all, delete-orphan", order_by="HouseholdDebt.position"
     )
+    # read only: consents are recorded (and withdrawn) by loansvc.protection; a partner's read
+    # loads its own lender's only (loansvc.lending.households.with_consents)
+    consents: Mapped[list[Consent]] = relationship(
+        lazy="raise", viewonly=True, order_by="(Consent.given_on, Consent.created_at, Consent.id)"
+    )
 
     def __init__(self, **kwargs: Any) -> None:
         # one instant for both: two column defaults would each read the clock, updated_at first
@@ -198,7 +206,8 @@ class HouseholdDebt(IdMixin, _HouseholdLine, Base):
 
 
 class HouseholdLender(Base):
-    """A household has applied to a lender: from then on that lender's partner keys may see it."""
+    """A household has applied to a lender (the record of it; what the lender's partner keys may see
+    follows the household's consent: loansvc.lending.households)."""
 
     __tablename__ = "household_lenders"
 

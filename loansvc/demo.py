@@ -27,6 +27,7 @@ from loansvc.db.models import (
 )
 from loansvc.db.session import Database
 from loansvc.demo_history import seed_history
+from loansvc.domain.text import search_text
 from loansvc.web.clock import Clock
 
 SEED = 20260101
@@ -104,12 +105,16 @@ def _household(rng: random.Random, site: Site, number: int) -> Household:
         vulnerabilities.append("disability")
     if rng.random() < 0.06:
         vulnerabilities.append("chronic_illness")
+    identity = {
+        "parcel_code": f"SMC-{number:03d}",
+        "title_number": f"PP-MC-2024-{100000 + number * 7:06d}",
+        "head_name": f"{rng.choice(FAMILY_NAMES)} {rng.choice(GIVEN_NAMES)}",
+        "phone": f"0{rng.choice(MOBILE_PREFIXES)} {rng.randint(100, 999)} {rng.randint(100, 999)}",
+    }
     household = Household(
         site_id=site.id,
-        parcel_code=f"SMC-{number:03d}",
-        title_number=f"PP-MC-2024-{100000 + number * 7:06d}",
-        head_name=f"{rng.choice(FAMILY_NAMES)} {rng.choice(GIVEN_NAMES)}",
-        phone=f"0{rng.choice(MOBILE_PREFIXES)} {rng.randint(100, 999)} {rng.randint(100, 999)}",
+        **identity,
+        search_text=search_text(**identity),
         household_size=size,
         idpoor_level=idpoor,
         vulnerabilities=vulnerabilities,

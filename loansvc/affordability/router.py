@@ -155,9 +155,11 @@ def financing_plan(
     today: TodayDep,
     principal: Principal = require("loan_officer", "partner"),
 ):
-    """How this family can build this house: its contribution, the partner loan it can afford,
-    a materials-bank loan in kind, a grant for ID Poor or vulnerable households, and what is still
-    missing; with the debt service and DSTI after all of it, and the policy's decision. Nothing is stored."""
+    """How this family can build this house at the least cost of credit: its contribution, then, within
+    its capacity and the policy, the combination of the materials-bank loan (materials only) and the
+    partner loan with the lowest interest and fees, a grant for ID Poor or vulnerable households for
+    what credit leaves unpaid, and what is still missing; each part's interest and fees, the whole's,
+    and one sentence explaining the choice. Nothing is stored."""
     return plan.financing_plan(
         session,
         principal,

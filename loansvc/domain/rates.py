@@ -312,3 +312,9 @@ def solve_rate(
     if AprMethod(method) is AprMethod.EFFECTIVE:
         return effective_rate(advances, payments)
     return actuarial_rate(advances, payments, unit_period)
+
+
+def shown_percent(value: Decimal) -> Decimal:
+    """A rate as it is shown to people: 2 decimals, half-even. The cap rule and the ranking of
+    offers read this, so rounding noise never decides (17.9994 and 18.0002 both show 18.00)."""
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)

@@ -10,7 +10,7 @@ loan officer's review when the assessment asks for one.
 from __future__ import annotations
 
 from datetime import date
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -22,6 +22,7 @@ from loansvc.config import RATE_CAP_PERCENT
 from loansvc.db.models import Assessment, Household, Lender, Loan, Product
 from loansvc.domain.errors import Conflict, Forbidden, InvalidInput
 from loansvc.domain.money import round_money
+from loansvc.domain.rates import shown_percent
 from loansvc.domain.schedule import simulate
 from loansvc.lending.access import check_date, get_visible, snapshot
 from loansvc.lending.status import check_transition, transition
@@ -55,12 +56,6 @@ def _check_limits(product: Product, body: LoanCreate) -> None:
         )
 
 
-_CENT = Decimal("0.01")
-
-
-def shown_percent(value: Decimal) -> Decimal:
-    """A rate as it is shown to people: 2 decimals, half-even (the rule against the cap reads this)."""
-    return value.quantize(_CENT, rounding=ROUND_HALF_EVEN)
 
 
 def _price(product: Product, loan: Loan, amount: Decimal) -> tuple[Decimal, Decimal]:

@@ -15,6 +15,7 @@ from loansvc.db.models import Loan
 from loansvc.db.query import page
 from loansvc.domain.errors import InvalidInput
 from loansvc.domain.money import round_money
+from loansvc.domain.rates import shown_percent
 from loansvc.fields import Page
 from loansvc.lending import reads
 from loansvc.lending import repository as lending_repository
@@ -31,7 +32,6 @@ from loansvc.loans.schemas import (
     ScheduleFeesOut,
     ScheduleOut,
 )
-from loansvc.loans.service import shown_percent
 
 
 def installment_out(view: InstallmentView) -> InstallmentOut:

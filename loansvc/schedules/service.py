@@ -5,11 +5,12 @@ Nothing here touches the database: a simulation stores nothing.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 from loansvc.domain import rates
 from loansvc.domain.errors import InvalidInput
 from loansvc.domain.money import Rounding, quantum
+from loansvc.domain.rates import shown_percent
 from loansvc.domain.schedule import (
     CAMBODIA,
     Amortization,
@@ -140,12 +141,6 @@ def compare(offers: list[SimulateRequest], rules: JurisdictionRules = CAMBODIA) 
     return CompareResponse(offers=summaries, cheapest_index=first[0] if len(first) == 1 else None)
 
 
-_CENT = Decimal("0.01")
-
-
-def shown_percent(value: Decimal) -> Decimal:
-    """A rate as it is shown to people: 2 decimals, half-even (as the cap rule reads an APR)."""
-    return value.quantize(_CENT, rounding=ROUND_HALF_EVEN)
 
 
 def _ranks(shown: list[Decimal]) -> list[int]:

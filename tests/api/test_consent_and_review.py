@@ -31,8 +31,10 @@ from tests.api.lending import (
     approve,
     business_day,
     cash_product,
+    inspect,
     lending_world,
     named_key,
+    release,
 )
 from tests.api.test_concurrency import Live, _live
 
@@ -206,6 +208,39 @@ def test_a_loan_officers_week_consent_assessment_one_application_review_then_app
         f"/v1/loans/{loan['id']}/reviews", headers=dara, json={"outcome": "not_cleared", "note": "late"}
     )
     assert assert_problem(late, 409, "LOAN_NOT_SUBMITTED")["current_status"] == "approved"
+
+    # --- The next weeks: the house goes up stage by stage, each tranche after the stage before
+    # passed its inspection. 3,000 in four tranches: 1,200 foundation, 900 structure, 600 roof,
+    # 300 finishing.
+    weeks = [date(2025, 3, 10), date(2025, 3, 24), date(2025, 4, 7), date(2025, 4, 21), date(2025, 5, 5)]
+    business_day(monkeypatch, weeks[0])
+    release(client, credit_officer, loan["id"], "1200", "foundation", weeks[0])
+    business_day(monkeypatch, weeks[1])
+    inspect(client, dara, loan["id"], "foundation", weeks[1])
+    release(client, credit_officer, loan["id"], "900", "structure", weeks[1])
+    business_day(monkeypatch, weeks[2])
+    inspect(client, dara, loan["id"], "structure", weeks[2])
+    release(client, credit_officer, loan["id"], "600", "roof", weeks[2])
+    # two weeks later the MFI tries to release the finishing tranche: the roof was never inspected
+    business_day(monkeypatch, weeks[3])
+    before = db_state()
+    finishing = {"kind": "cash", "amount": "300", "milestone": "finishing", "date": weeks[3].isoformat()}
+    skipped = client.post(f"/v1/loans/{loan['id']}/disbursements", headers=credit_officer, json=finishing)
+    problem = assert_problem(skipped, 409, "INSPECTION_REQUIRED")
+    assert "roof" in problem["detail"] and "inspection" in problem["detail"]
+    assert db_state() == before
+    # the roof passes its inspection: now the last tranche goes out and the whole 3,000 is lent
+    business_day(monkeypatch, weeks[4])
+    inspect(client, dara, loan["id"], "roof", weeks[4])
+    release(client, credit_officer, loan["id"], "300", "finishing", weeks[4])
+    stages = client.get(f"/v1/loans/{loan['id']}/milestones", headers=sokha).json()["items"]
+    assert [(m["milestone"], m["funded_amount"]) for m in stages] == [
+        ("foundation", "1200.00"),
+        ("structure", "900.00"),
+        ("roof", "600.00"),
+        ("finishing", "300.00"),
+    ]
+    assert client.get(f"/v1/loans/{loan['id']}", headers=sokha).json()["disbursed_amount"] == "3000.00"
 
 
 def test_a_review_that_does_not_clear_blocks_approval_until_a_later_one_clears(

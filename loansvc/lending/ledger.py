@@ -147,6 +147,13 @@ def record_payment(session: Session, loan: Loan, payment: PaymentIn) -> Repaymen
         batch=payment.batch,
     )
     if kind == "recovery":
+        still_owed = _owed_at_write_off(session, loan) - (loan.recovered_amount or ZERO)
+        if payment.amount > still_owed:
+            raise Conflict(
+                f"the recovery is {payment.amount - still_owed} more than the family still owed when the "
+                f"loan was written off ({still_owed} left to recover)",
+                code="OVERPAYMENT",
+            )
         session.add(repayment)
         loan.recovered_amount = (loan.recovered_amount or ZERO) + payment.amount
         session.flush()
@@ -171,6 +178,14 @@ def record_payment(session: Session, loan: Loan, payment: PaymentIn) -> Repaymen
     _settle(loan, [r for r in rows if _is_open(r)], payment.paid_on)
     session.flush()
     return repayment
+
+
+def _owed_at_write_off(session: Session, loan: Loan) -> Decimal:
+    """What a recovery can bring back: the principal written off and the interest, fees and late
+    fees of the installments already due then and left unpaid."""
+    due = [r for r in repository.installments(session, loan) if r.due_date <= loan.written_off_on]
+    unpaid = sum((sum(_remaining(r)[1:]) for r in due), ZERO)
+    return (loan.written_off_principal or ZERO) + unpaid
 
 
 def reverse_payment(

@@ -93,6 +93,11 @@ def test_a_payment_after_the_write_off_is_a_recovery(client, loan, monkeypatch, 
     assert usd["average_gross_loan_portfolio"] == "553.99"
     assert (usd["write_off_ratio_percent"], usd["loan_loss_rate_percent"]) == ("200.00", "163.90")
     assert usd["collected"] == "0.00"  # a recovery is not a collection
+    # a recovery never brings back more than the family owed at the write-off: 1107.98 of principal
+    # and the interest of installments 2 to 10 (due 10 March to 10 November), each at most
+    # 1.5 % x 1200.00 = 18.00: at most 1107.98 + 9 x 18.00 = 1269.98, far below 5000.00
+    too_much = pay(client, p1, loan_id, "5000.00", date(2026, 11, 29), "REC-2")
+    assert_problem(too_much, 409, "OVERPAYMENT")
     # reversing the recovery takes it back off; the loan stays written off
     reversed_ = client.post(f"/v1/repayments/{body['id']}/reverse", headers=p1, json={"reason": "bounced"})
     assert reversed_.status_code == 200, reversed_.text

@@ -230,6 +230,19 @@ class Model:
         written_off = self.written_off[1] if self.written_off and self.written_off[0] <= day else ZERO
         return disbursed - principal - written_off
 
+    def recoverable(self) -> Decimal:
+        """What recoveries may still bring back: the principal written off, and the interest, fees
+        and late fees charged of the installments due by the write-off and left unpaid, less what
+        the live recoveries brought back already."""
+        on, principal = self.written_off
+        r = self.replayed()
+        parts = ("interest", "fees", "penalty")
+        unpaid = sum(
+            (r.owed[k][c] - r.paid[k][c] for k, d in enumerate(self.dues) if d.due_date <= on for c in parts),
+            ZERO,
+        )
+        return principal + unpaid - sum((p.amount for p in self.live("recovery")), ZERO)
+
     def owed_now(self, paid_on: date) -> Decimal:
         """What a repayment on paid_on would have to pay to settle the loan, with the other
         payments (the late fees it would charge included): it leaves no credit behind."""
@@ -410,6 +423,9 @@ class Story:
         if not recovery and any(m.replayed(new).credit.values()) and not m.allow_credit:
             assert_problem(response, 409, "OVERPAYMENT")
             return "refused: overpayment"
+        if recovery and amount > m.recoverable():
+            assert_problem(response, 409, "OVERPAYMENT")
+            return "refused: recovery over what was owed"
         assert response.status_code == 201, response.text
         out = response.json()
         new.id = out["id"]
@@ -421,8 +437,11 @@ class Story:
 
     def _amount(self, amount_kind: str, paid_on: date, percent: int) -> Decimal:
         m = self.model
-        if m.written_off is not None:
-            return Decimal(10 * percent)  # a recovery: 10.00 to 990.00
+        if m.written_off is not None:  # a recovery: a part of what is left to recover, all of it, more
+            room = m.recoverable()
+            if amount_kind in ("partial", "one", "ahead"):
+                return max((room * percent / 100).quantize(CENT, rounding=ROUND_DOWN), CENT)
+            return max(room, CENT) if amount_kind == "everything" else room + Decimal(percent) / 2
         r = m.replayed()
         open_ = r.owing()
         # the oldest installment still owing, else the first that owes anything at all

@@ -67,16 +67,16 @@ class Live:
         assert response.status_code == status, response.text
         return response.json()
 
-    def at_once(self, request: Callable[[int], object]) -> list:
-        """Call `request(i)` for i in 0..19 from 20 threads released together."""
-        start = threading.Barrier(PARALLEL)
+    def at_once(self, request: Callable[[int], object], parallel: int = PARALLEL) -> list:
+        """Call `request(i)` for i in 0..parallel-1 from that many threads released together."""
+        start = threading.Barrier(parallel)
 
         def run(i: int):
             start.wait()
             return request(i)
 
-        with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-            return list(pool.map(run, range(PARALLEL)))
+        with ThreadPoolExecutor(max_workers=parallel) as pool:
+            return list(pool.map(run, range(parallel)))
 
 
 def _live(engine: Engine, database_url: str) -> Iterator[Live]:

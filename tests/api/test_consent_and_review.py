@@ -10,14 +10,10 @@ Dara (loan officer) records a cleared review; then the branch manager's key appr
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pytest
-from sqlalchemy import Engine
 
 from loansvc.domain.affordability import _MESSAGES
 from loansvc.domain.affordability_io import REASON_CODES
@@ -36,7 +32,9 @@ from tests.api.lending import (
     named_key,
     release,
 )
-from tests.api.test_concurrency import Live, _live
+from tests.api.test_concurrency import Live, live_pg, live_sqlite
+
+__all__ = ["live_pg", "live_sqlite"]  # the live-server fixtures of the race tests below
 
 MONDAY, TUESDAY, WEDNESDAY, THURSDAY, FRIDAY = (date(2025, 3, d) for d in (3, 4, 5, 6, 7))
 
@@ -552,31 +550,6 @@ def test_reject_and_withdraw_take_reason_and_accept_note_as_its_alias(client, wo
 PARALLEL = 10
 
 
-@pytest.fixture()
-def live_pg(engine: Engine, database_url: str) -> Iterator[Live]:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("the unique index under real concurrency: runs when the suite runs on PostgreSQL")
-    yield from _live(engine, database_url)
-
-
-@pytest.fixture()
-def live_sqlite(engine: Engine, database_url: str) -> Iterator[Live]:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("BEGIN IMMEDIATE under real concurrency: runs when the suite runs on SQLite")
-    yield from _live(engine, database_url)
-
-
-def _at_once(request) -> list:
-    start = threading.Barrier(PARALLEL)
-
-    def run(i: int):
-        start.wait()
-        return request(i)
-
-    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        return list(pool.map(run, range(PARALLEL)))
-
-
 def _live_family(live: Live) -> tuple[dict, dict, dict, dict]:
     """A partner MFI with a product and two partner keys, a loan officer, and a family."""
     admin = live.key("race admin", "admin")
@@ -592,8 +565,8 @@ def _live_family(live: Live) -> tuple[dict, dict, dict, dict]:
 def race_of_the_applications(live: Live) -> None:
     family, product, officer, partners = _live_family(live)
     bodies = [application(family["id"], product["id"], str(1000 + 100 * i), 12) for i in range(PARALLEL)]
-    responses = _at_once(
-        lambda i: live.client.post("/v1/loans", headers=partners["keys"][i % 2], json=bodies[i])
+    responses = live.at_once(
+        lambda i: live.client.post("/v1/loans", headers=partners["keys"][i % 2], json=bodies[i]), PARALLEL
     )
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {201: 1, 409: PARALLEL - 1}, [r.text for r in responses if r.status_code >= 500]
@@ -611,7 +584,7 @@ def race_of_the_retries(live: Live) -> None:
     family, product, officer, partners = _live_family(live)
     body = application(family["id"], product["id"], "1000", 12)
     headers = {**partners["keys"][0], "Idempotency-Key": "apply-race-5c1e"}
-    responses = _at_once(lambda i: live.client.post("/v1/loans", headers=headers, json=body))
+    responses = live.at_once(lambda i: live.client.post("/v1/loans", headers=headers, json=body), PARALLEL)
     assert {r.status_code for r in responses} == {201}, [r.text for r in responses]
     assert all(r.json() == responses[0].json() for r in responses)  # one answer, replayed
     listed = live.ok("GET", "/v1/loans", officer, status=200)

@@ -10,11 +10,22 @@ import typer
 
 from loansvc.config import get_settings
 
-app = typer.Typer(help="loansvc: housing loans for upgraded settlements.", no_args_is_help=True)
+# a crash shows no local variables: they hold keys, database URLs and households' data
+app = typer.Typer(
+    help="loansvc: housing loans for upgraded settlements.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys (the clear key is shown once).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+holidays_app = typer.Typer(help="The holiday calendar due dates follow.", no_args_is_help=True)
+app.add_typer(holidays_app, name="holidays")
+reminders_app = typer.Typer(help="Reminders and arrears notices to households.", no_args_is_help=True)
+app.add_typer(reminders_app, name="reminders")
+webhooks_app = typer.Typer(help="Events to partners' webhooks.", no_args_is_help=True)
+app.add_typer(webhooks_app, name="webhooks")
 
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
 
@@ -22,7 +33,7 @@ OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
 def _database():
     from loansvc.db.session import Database
 
-    return Database(get_settings().database_url)
+    return Database.configured(get_settings())
 
 
 @app.command()
@@ -184,6 +195,73 @@ def import_repayments(
     except DomainError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2) from exc
+
+
+@holidays_app.command("seed")
+def holidays_seed(
+    years: Annotated[str, typer.Option(help="a year or a range, e.g. 2026-2030")] = "2026-2030",
+) -> None:
+    """Cambodia's public holidays (the `holidays` package knows the lunar ones), programme-wide;
+    dates already entered are kept. Active loans' future due dates on them move."""
+    from loansvc.auth.principal import Principal
+    from loansvc.holidays import service
+    from loansvc.web.clock import today
+
+    first, _, last = years.partition("-")
+    try:
+        first_year, last_year = int(first), int(last or first)
+    except ValueError:
+        typer.echo("error: --years is a year or a range such as 2026-2030", err=True)
+        raise typer.Exit(2) from None
+    if not 1990 <= first_year <= last_year <= 2100:
+        typer.echo("error: --years must run forwards, within 1990-2100", err=True)
+        raise typer.Exit(2)
+    principal = Principal(key_id="cli", name="cli-holidays", role="admin", lender_id=None)
+    with _database().transaction() as session:
+        added, moved = service.seed(session, principal, first_year, last_year, today())
+    typer.echo(f"{added} holidays added for {first_year}-{last_year}; {moved} active loans' due dates moved")
+
+
+@reminders_app.command("run")
+def reminders_run(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD; default today")] = None,
+) -> None:
+    """Write the reminders and arrears notices due up to --as-of (catching up days no run handled),
+    each once, and send them through the gateway (for cron; two runs at once do no harm)."""
+    from datetime import date
+
+    from loansvc.notify import jobs
+    from loansvc.web.clock import today
+
+    try:
+        day = date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        typer.echo("error: --as-of is a date, YYYY-MM-DD", err=True)
+        raise typer.Exit(2) from None
+    if day is not None and day > today():
+        typer.echo("error: --as-of cannot be in the future", err=True)
+        raise typer.Exit(2)
+    result, sent = jobs.reminders_run(_database(), get_settings(), day, today())
+    if not result.ran:
+        typer.echo(result.note)
+        return
+    typer.echo(
+        f"reminders as of {result.as_of} (trigger days from {result.window_from}): {result.created} written, "
+        f"{result.sent + sent.get('sent', 0)} sent, {sent.get('failed', 0)} failed, "
+        f"{result.skipped_opted_out} skipped (opted out), {result.arrears_events} arrears events"
+    )
+
+
+@webhooks_app.command("deliver")
+def webhooks_deliver() -> None:
+    """Send the events due to partners' webhooks once (the service's own worker does it too)."""
+    from loansvc.notify import jobs
+
+    counts = jobs.webhooks_deliver(_database(), get_settings())
+    typer.echo(
+        f"{counts['dispatched']} deliveries queued, {counts['delivered']} delivered, "
+        f"{counts['retrying']} to retry, {counts['failed']} failed"
+    )
 
 
 @app.command("purge-idempotency")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +37,40 @@ class Settings(BaseSettings):
     # NBC cap on a loan's nominal rate (percent a year): a product above it is refused, and an
     # application whose fee-inclusive APR (shown to 2 decimals) passes it needs an acknowledgement
     rate_cap_percent: Decimal = Field(default=RATE_CAP_PERCENT, ge=0, le=1000)
+    # signs the pages' session cookie (/ui/); unset: a random secret kept in ./.loansvc-session-secret
+    # (made once, shared by the workers), fine for a demo; set it in production
+    session_secret: str | None = Field(default=None, min_length=16)
+    # a closed loan's collateral is due back within this many days of closed_on, overdue after
+    title_return_days: int = Field(default=30, ge=0, le=3650)
+    # database connections per worker process (pool size + overflow), how long a request waits for
+    # one before it answers 503 with Retry-After, and how long a SQLite write waits for the lock
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=5, ge=0)
+    db_pool_timeout_seconds: float = Field(default=2.0, gt=0)
+    db_lock_timeout_seconds: float = Field(default=10.0, gt=0)
+    # reminders (issue 15): the gateway (log: marks sent and logs without phone or name; http:
+    # POSTs JSON to reminders_http_url for an SMS provider's adapter), retries, catch-up window
+    reminders_gateway: Literal["log", "http"] = "log"
+    reminders_http_url: str | None = None
+    reminders_http_token: str | None = None
+    reminders_http_timeout_seconds: float = Field(default=10.0, gt=0)
+    reminders_max_attempts: int = Field(default=5, ge=1, le=50)
+    reminders_retry_seconds: float = Field(default=60.0, ge=0)  # doubles with each attempt
+    reminders_catch_up_days: int = Field(default=31, ge=1, le=366)
+    # webhooks: private and loopback URLs are refused unless allowed; the first retry comes after
+    # webhooks_retry_seconds, each next one after twice the last, up to webhooks_retry_max_seconds
+    webhooks_allow_private: bool = False
+    webhooks_retry_seconds: float = Field(default=5.0, ge=0)
+    webhooks_retry_max_seconds: float = Field(default=3600.0, ge=0)
+    webhooks_max_attempts: int = Field(default=15, ge=1, le=100)
+    webhooks_timeout_seconds: float = Field(default=10.0, gt=0)
+    # the in-process worker that delivers webhooks and queued reminders (off in the test suite)
+    worker_enabled: bool = True
+    worker_poll_seconds: float = Field(default=2.0, gt=0)
+    # /docs (Swagger UI, served from the package) and /openapi.json; false in production to hide both
+    docs_enabled: bool = True
+    # the programme's complaints line, printed on every key facts statement ("" = ask the officer)
+    complaints_hotline: str = Field(default="", max_length=100)
 
 
 @lru_cache

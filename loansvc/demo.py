@@ -271,8 +271,6 @@ def issue_demo_keys(session: Session) -> dict[str, str]:
         existing = session.scalar(
             select(ApiKey).where(ApiKey.name.like(f"{name}%"), ApiKey.revoked_at.is_(None))
         )
-        if existing is not None:
-            revoke_key(session, existing.name)
         count = session.scalar(select(ApiKey.id).where(ApiKey.name.like(f"{name}%")).order_by(None).limit(1))
         suffix = "" if count is None else f"-{random.SystemRandom().randrange(16**6):06x}"
         issued = create_key(
@@ -282,12 +280,80 @@ def issue_demo_keys(session: Session) -> dict[str, str]:
             lender_id=partner_lender if role == "partner" else None,
             created_by="demo",
         )
+        if existing is not None:  # after the new one: the last admin key cannot be revoked
+            revoke_key(session, existing.name)
         keys[role] = issued.key
     return keys
 
 
+def loan_changes(session: Session, today: date) -> None:
+    """What the calendar and hard times do to loans: Cambodia's public holidays (future due dates
+    on them move), one late family's loan restructured (three months of interest only, three more
+    months), and one family that pays 300 ahead (a prepayment that shortens its loan). Once."""
+    from loansvc.auth.principal import Principal
+    from loansvc.db.models import Lender, Loan
+    from loansvc.holidays import service as holidays
+    from loansvc.lending import reads
+    from loansvc.repayments import service as repayments
+    from loansvc.repayments.schemas import RepaymentCreate
+    from loansvc.restructures import service as restructures
+    from loansvc.restructures.schemas import RestructureChanges, RestructureCreate
+
+    admin = Principal(
+        key_id="00000000-0000-5000-8000-000000000001", name="demo admin", role="admin", lender_id=None
+    )
+    if session.scalar(select(Loan.id).where(Loan.restructure_count > 0)) is not None:
+        return
+    holidays.seed(session, admin, today.year - 1, today.year + 3, today)
+    mfi_loans = session.scalars(
+        select(Loan)
+        .join(Lender, Lender.id == Loan.lender_id)
+        .where(Loan.status == "active", Lender.kind == "mfi", Loan.currency == "USD")
+        .where(Loan.disbursed_amount >= Loan.approved_amount)
+        .order_by(Loan.id)
+    ).all()
+    late = on_time = None
+    for loan in mfi_loans:
+        figures = reads.figures(session, loan, today, today)
+        if late is None and 30 <= figures.days_past_due <= 120:
+            late = loan
+        elif on_time is None and figures.days_past_due == 0 and figures.outstanding_principal > 600:
+            on_time = loan
+    if late is not None:
+        credit = Principal(
+            key_id="00000000-0000-5000-8000-000000000002",
+            name="MFI credit officer",
+            role="partner",
+            lender_id=late.lender_id,
+        )
+        manager = Principal(
+            key_id="00000000-0000-5000-8000-000000000003",
+            name="MFI branch manager",
+            role="partner",
+            lender_id=late.lender_id,
+        )
+        body = RestructureCreate(
+            effective_on=today,
+            reason="the family's garment income stopped for three months",
+            changes=RestructureChanges(principal_grace_periods=3, extend_term_by=3, capitalise_arrears=True),
+        )
+        request = restructures.request(session, credit, late.id, body, today, Decimal("18"))
+        restructures.approve(session, manager, request.id, today, Decimal("18"))
+    if on_time is not None:
+        payer = Principal(
+            key_id="00000000-0000-5000-8000-000000000002",
+            name="MFI credit officer",
+            role="partner",
+            lender_id=on_time.lender_id,
+        )
+        body = RepaymentCreate(amount=Decimal("300"), paid_on=today, reference="DEMO-PREPAY", channel="cash")
+        repayments.record(session, payer, on_time.id, body, today)
+
+
 def seed(db: Database, today: date | None = None, khr_per_usd: Decimal = Decimal("4100")) -> dict[str, str]:
+    today = today or Clock().today()
     with db.transaction() as session:
         seed_data(session)
-        seed_history(session, today or Clock().today(), khr_per_usd=khr_per_usd)
+        seed_history(session, today, khr_per_usd=khr_per_usd)
+        loan_changes(session, today)
         return issue_demo_keys(session)

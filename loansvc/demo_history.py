@@ -8,6 +8,7 @@ some fall behind, a few stop paying, and a few catch up. Deterministic for a giv
 from __future__ import annotations
 
 import random
+import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -102,7 +103,9 @@ MATERIAL_KITS = [  # what the materials bank delivers, stage by stage
 
 
 def _actor(name: str, role: str, lender_id: str | None = None) -> Principal:
-    return Principal(key_id=f"demo:{name}", name=name, role=role, lender_id=lender_id)
+    # a key id is a 36-character column: a stable UUID per demo actor (two actors, two ids)
+    key_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"loansvc-demo:{name}"))
+    return Principal(key_id=key_id, name=name, role=role, lender_id=lender_id)
 
 
 def _stock_the_bank(session: Session, officer: Principal, start: date) -> None:

@@ -2,33 +2,58 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
 from loansvc.domain.money import MINOR_UNITS
 
+# ASCII digits, an optional sign and one decimal point: no spaces, exponents, underscores, other
+# scripts' digits ("١٢٣" is a number to Python's Decimal, not to a partner's ledger), NaN or Infinity
+_PLAIN_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
 
 def _decimal_text(value: Any) -> Any:
-    """Amounts travel as decimal strings; integers are accepted, a JSON float never."""
+    """Amounts travel as plain decimal strings; integers are accepted, a JSON float never."""
     if isinstance(value, bool):
         raise ValueError("expected a decimal string")
     if isinstance(value, float):
         raise ValueError('send amounts as decimal strings (e.g. "12.50"), not JSON numbers with a fraction')
-    if isinstance(value, str):
-        value = value.strip()
-        if not value or value.lower() in {"nan", "inf", "-inf", "+inf", "infinity", "-infinity", "snan"}:
-            raise ValueError("expected a finite decimal string")
+    if isinstance(value, str) and not _PLAIN_DECIMAL.fullmatch(value):
+        raise ValueError(
+            "expected a plain decimal string: ASCII digits, an optional sign and decimal point"
+            ' (e.g. "1250.50")'
+        )
     return value
+
+
+# Every date a client sends lies in this range (the programme's loans, and a margin around them)
+EARLIEST_DATE = date(1990, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+
+
+def check_date_range(value: Any, earliest: date = EARLIEST_DATE) -> Any:
+    if isinstance(value, date) and not earliest <= value <= LATEST_DATE:
+        raise ValueError(f"dates must lie between {earliest} and {LATEST_DATE}")
+    return value
+
+
+Date = Annotated[date, AfterValidator(check_date_range)]
+"""A date a client sends (body or query): 1990-01-01 to 2100-12-31. StrictModel bodies check
+every date field this way, whatever its annotation."""
 
 
 def _decimal_out(value: Decimal) -> str:
@@ -84,9 +109,12 @@ def _nul_free(value: Any) -> bool:
 
 class StrictModel(BaseModel):
     """Request bodies: unknown fields are refused, and so is text with NUL characters (which
-    PostgreSQL cannot store: it would fail as a 500 instead of a 422)."""
+    PostgreSQL cannot store: it would fail as a 500 instead of a 422); every date field lies in
+    1990-2100 (see `Date`)."""
 
     model_config = ConfigDict(extra="forbid")
+    # the earliest date a field of this body may hold (a calculator's historic examples go earlier)
+    earliest_date: ClassVar[date] = EARLIEST_DATE
 
     @model_validator(mode="before")
     @classmethod
@@ -94,6 +122,13 @@ class StrictModel(BaseModel):
         if not _nul_free(data):
             raise ValueError("text must not contain NUL (\\u0000) characters")
         return data
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _dates_in_range(cls, value: Any) -> Any:
+        for item in value if isinstance(value, list | tuple) else (value,):
+            check_date_range(item, cls.earliest_date)
+        return value
 
 
 class OutModel(BaseModel):

@@ -23,6 +23,8 @@ from loansvc.main import create_app
 from loansvc.migrate import upgrade
 
 DEFAULT_PG = "postgresql+psycopg://root@127.0.0.1:5432/test"
+# the in-process delivery worker (webhooks, reminders) is off: a test that wants it turns it on
+os.environ.setdefault("LOANSVC_WORKER_ENABLED", "false")
 
 
 def _test_url(tmp_path_factory) -> str:

@@ -27,6 +27,7 @@ def list_api_keys(session: SessionDep, principal: Principal = require("admin")):
     return Page[ApiKeyOut](items=keys, total=len(keys), limit=len(keys), offset=0)
 
 
-@router.delete("/{name}", response_model=ApiKeyOut, responses=responses(*AUTH_ERRORS, 404))
+@router.delete("/{name}", response_model=ApiKeyOut, responses=responses(*AUTH_ERRORS, 404, 409))
 def revoke_api_key(name: str, session: SessionDep, principal: Principal = require("admin")):
+    """Revoke a key at once. The last active admin key cannot be revoked: 409 LAST_ADMIN_KEY."""
     return service.revoke_key(session, name)

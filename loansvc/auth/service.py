@@ -73,6 +73,15 @@ def authenticate(session: Session, key: str) -> Principal | None:
     return principal
 
 
+def authenticate_hash(session: Session, key_hash: str) -> Principal | None:
+    """The caller of a key known by its hash: the pages' session cookie keeps the hash, never the
+    key. A revoked key is None (read from the database each time: a session outlives the cache)."""
+    record = repository.by_hash(session, key_hash)
+    if record is None:
+        return None
+    return Principal(key_id=record.id, name=record.name, role=record.role, lender_id=record.lender_id)
+
+
 def create_key(
     session: Session, *, name: str, role: str, lender_id: str | None, created_by: str | None
 ) -> IssuedKey:
@@ -109,6 +118,11 @@ def revoke_key(session: Session, name: str) -> ApiKey:
     if record is None:
         raise NotFound(f"no API key named {name!r}", code="KEY_NOT_FOUND")
     if record.revoked_at is None:
+        if record.role == "admin" and repository.active_admin_ids(session) == [record.id]:
+            raise Conflict(
+                "this is the last active admin key: create another admin key before revoking it",
+                code="LAST_ADMIN_KEY",
+            )
         record.revoked_at = utcnow()
         session.flush()
     recent_keys.evict(record.key_hash)

@@ -1,18 +1,33 @@
 """Engines and sessions: one transaction per request, committed at the request boundary.
 
-SQLite is the embedded default; PostgreSQL (psycopg 3) is the production store. On SQLite the
-driver's own transaction handling is switched off so that SQLAlchemy emits BEGIN itself: savepoints
-then work (tests roll back each test), and a write can take `BEGIN IMMEDIATE` for race safety.
+SQLite is the embedded default; PostgreSQL (psycopg 3) is the production store.
+
+SQLite: the driver's own transaction handling is switched off so that SQLAlchemy emits BEGIN
+itself: savepoints then work (tests roll back each test), and every write transaction takes the
+write lock at its start (`BEGIN IMMEDIATE`, through `write_session_factory`). In WAL mode readers
+never wait for the writer; a writer that finds the lock taken waits up to `lock_timeout` seconds
+(busy timeout) instead of failing at once, and one that still cannot have it raises
+"database is locked", which the HTTP edge answers with 503 and Retry-After. A deferred
+transaction that reads and then writes could not wait: SQLite refuses its upgrade at once when
+another writer committed meanwhile (SQLITE_BUSY_SNAPSHOT), hence IMMEDIATE for every write.
+
+Both: statement parameters never reach a log line or an exception's text (`hide_parameters`), and
+the pool's size and the time a request waits for a connection are settings (`Database.configured`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+# SQLAlchemy's own defaults, for a Database built without settings (scripts, tests)
+DEFAULT_LOCK_TIMEOUT = 30.0
+IMMEDIATE = {"sqlite_begin": "BEGIN IMMEDIATE"}
 
 
 def normalise_url(url: str) -> str:
@@ -23,10 +38,21 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+def is_sqlite(url: str) -> bool:
+    return make_url(normalise_url(url)).get_backend_name() == "sqlite"
+
+
+def make_engine(url: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, **kwargs: Any) -> Engine:
+    """An engine that never logs or shows statement parameters; on SQLite, WAL and a busy timeout."""
     url = normalise_url(url)
-    if make_url(url).get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+    kwargs.setdefault("hide_parameters", True)
+    if is_sqlite(url):
+        in_memory = make_url(url).database in (None, "", ":memory:")
+        for pool_only in ("pool_size", "max_overflow", "pool_timeout") if in_memory else ():
+            kwargs.pop(pool_only, None)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": lock_timeout}, **kwargs
+        )
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection, _record):
@@ -34,7 +60,7 @@ def make_engine(url: str, **kwargs) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(lock_timeout * 1000)}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -48,20 +74,40 @@ def make_engine(url: str, **kwargs) -> Engine:
 
 
 class Database:
-    """An engine and its session factory; the app holds one."""
+    """An engine and its session factories; the app holds one.
 
-    def __init__(self, url: str, **engine_kwargs):
+    `session_factory` opens ordinary transactions (reads); `write_session_factory` opens
+    transactions that take SQLite's write lock when they begin (on PostgreSQL the same: the
+    services lock the rows they change). Both are lazy: the connection is taken at the first
+    statement, so a request authenticates before it holds one."""
+
+    def __init__(self, url: str, **engine_kwargs: Any):
         self.engine = make_engine(url, **engine_kwargs)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self.write_session_factory = sessionmaker(
+            self.engine.execution_options(**IMMEDIATE), expire_on_commit=False, autoflush=False
+        )
+
+    @classmethod
+    def configured(cls, settings: Any) -> Database:
+        """The database of `settings` (loansvc.config.Settings), with its pool and lock timeouts."""
+        return cls(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout_seconds,
+            lock_timeout=settings.db_lock_timeout_seconds,
+        )
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """A unit of work for the CLI and scripts: commit on success, roll back on error."""
-        session = self.session_factory()
+    def transaction(self, *, write: bool = True) -> Iterator[Session]:
+        """A unit of work for the CLI and scripts: commit on success, roll back on error. A write
+        (the default) takes SQLite's write lock at its start, as a request's write does."""
+        session = (self.write_session_factory if write else self.session_factory)()
         try:
             yield session
             session.commit()

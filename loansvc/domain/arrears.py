@@ -101,6 +101,9 @@ class ArrearsPolicy:
         default_factory=lambda: dict(_DEFAULT_PROVISIONS), hash=False
     )
     non_performing_dpd: int = 90
+    # a restructured loan is at least special_mention until it has paid this many installments of
+    # its new schedule on time, one after the other (restructuring must not hide risk)
+    restructured_watch_installments: int = 3
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise through the back door, once, here
@@ -129,6 +132,7 @@ class ArrearsPolicy:
             "long_term_bounds": list(self.long_term_bounds),
             "provision_percent": {k: str(self.provision_percent[k]) for k in CLASSES},
             "non_performing_dpd": self.non_performing_dpd,
+            "restructured_watch_installments": self.restructured_watch_installments,
         }
 
     @classmethod
@@ -141,6 +145,7 @@ class ArrearsPolicy:
             "long_term_bounds",
             "provision_percent",
             "non_performing_dpd",
+            "restructured_watch_installments",
         }
         unknown = sorted(set(data) - known)
         if unknown:
@@ -310,13 +315,18 @@ def loan_arrears(
     currency: str,
     as_of: date,
     policy: ArrearsPolicy = DEFAULT_ARREARS_POLICY,
+    *,
+    on_watch: bool = False,
 ) -> LoanArrears:
-    """One loan's arrears at the end of `as_of`; `installments` as owed and paid on that date."""
+    """One loan's arrears at the end of `as_of`; `installments` as owed and paid on that date.
+    `on_watch`: a restructured loan not yet past its watch: at least special_mention."""
     late = _overdue(installments, as_of)
     zero = round_money(Decimal(0), currency)
     principal, interest, fees, penalty = (sum((parts[k] for _, parts in late), zero) for k in range(4))
     dpd = (as_of - min(inst.due_date for inst, _ in late)).days if late else 0
     klass = classify(dpd, term_months, policy)
+    if on_watch and klass == CLASSES[0]:
+        klass = CLASSES[1]
     return LoanArrears(
         as_of=as_of,
         days_past_due=dpd,

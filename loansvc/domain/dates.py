@@ -6,6 +6,7 @@ Everything here is integer date arithmetic; no amount passes through this module
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 _DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
@@ -103,3 +104,34 @@ def contains_feb_29(after: date, upto: date) -> bool:
             if after < feb29 <= upto:
                 return True
     return False
+
+
+HOLIDAY_RULES = ("same_day", "next_working_day", "previous_working_day")
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """The days nobody pays on: holidays and non-working weekdays (0 = Monday), and the rule that
+    moves a due date landing on one: same_day | next_working_day | previous_working_day."""
+
+    holidays: frozenset[date] = frozenset()
+    weekdays: frozenset[int] = frozenset()
+    rule: str = "same_day"
+
+    def closed(self, day: date) -> bool:
+        return day in self.holidays or day.weekday() in self.weekdays
+
+    def move(self, day: date) -> date:
+        """`day`, moved by the rule while it is closed (a month with no working day leaves it)."""
+        if self.rule == "same_day" or not self.closed(day):
+            return day
+        step = timedelta(days=-1 if self.rule == "previous_working_day" else 1)
+        moved = day
+        for _ in range(31):
+            moved += step
+            if not self.closed(moved):
+                return moved
+        return day
+
+
+NO_CALENDAR = Calendar()

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 
-from loansvc.domain.dates import add_months
+from loansvc.domain.dates import NO_CALENDAR, Calendar, add_months
 from loansvc.domain.errors import InvalidInput
 from loansvc.domain.money import Rounding, quantum
 
@@ -152,6 +152,8 @@ class LoanTerms:
     rounding: Rounding = Rounding.HALF_EVEN
     fees: tuple[Fee, ...] = ()
     tranches: tuple[Tranche, ...] = ()
+    # due dates landing on a holiday or a non-working day move by the calendar's rule
+    calendar: Calendar = NO_CALENDAR
 
     def __post_init__(self) -> None:
         # strings from a CLI or a test become enums and Decimals here, once
@@ -204,8 +206,12 @@ def due_dates(terms: LoanTerms) -> list[date]:
     else:
         anchor, offset = terms.disbursement_date, 1
     if months:
-        return [add_months(anchor, months * (k + offset)) for k in range(terms.term)]
-    return [anchor + timedelta(days=days * (k + offset)) for k in range(terms.term)]
+        nominal = [add_months(anchor, months * (k + offset)) for k in range(terms.term)]
+    else:
+        nominal = [anchor + timedelta(days=days * (k + offset)) for k in range(terms.term)]
+    if terms.calendar.rule == "same_day":
+        return nominal
+    return [terms.calendar.move(d) for d in nominal]
 
 
 def check_terms(terms: LoanTerms) -> list[date]:

@@ -227,7 +227,15 @@ def loan_figures(
     term_months = terms.term_months if terms else Decimal(loan.term)
     # a written-off loan is out of the portfolio: nothing of it is "overdue" any more
     counted = () if written_off else views
-    arrears = arrears_engine.loan_arrears(counted, outstanding, term_months, currency, as_of, policy)
+    arrears = arrears_engine.loan_arrears(
+        counted,
+        outstanding,
+        term_months,
+        currency,
+        as_of,
+        policy,
+        on_watch=on_watch(loan, rows, as_of, policy),
+    )
     return LoanFigures(
         loan_id=loan.id,
         as_of=as_of,
@@ -244,6 +252,31 @@ def loan_figures(
         next_installment=next((v for v in views if v.remaining > 0), None),
         arrears=arrears,
     )
+
+
+def on_watch(loan, rows: Sequence, as_of: date, policy: ArrearsPolicy) -> bool:
+    """A restructured loan stays on watch (at least special_mention) until its last
+    `policy.restructured_watch_installments` installments of the new schedule due by `as_of` were
+    all paid by their due dates, one after the other (the report's SQL reads the same rule)."""
+    start = getattr(loan, "restructured_from_number", None)
+    if not start or loan.restructured_on is None or loan.restructured_on > as_of:
+        return False
+    new = [r for r in rows if r.number >= start and r.total > 0]
+    late = [
+        r.number
+        for r in new
+        if r.due_date < as_of and (r.fully_paid_on is None or r.fully_paid_on > r.due_date)
+    ]
+    last_late = max(late, default=0)
+    on_time = [
+        r
+        for r in new
+        if r.number > last_late
+        and r.due_date <= as_of
+        and r.fully_paid_on is not None
+        and r.fully_paid_on <= r.due_date
+    ]
+    return len(on_time) < policy.restructured_watch_installments
 
 
 def status_as_of(loan, as_of: date) -> str:

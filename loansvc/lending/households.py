@@ -15,6 +15,7 @@ def with_finances(query):
         selectinload(Household.incomes),
         selectinload(Household.expenses),
         selectinload(Household.existing_debts),
+        selectinload(Household.collateral_held),
     )
 
 

@@ -26,10 +26,20 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from loansvc.db.base import new_id
-from loansvc.db.models import Loan, Repayment, RepaymentAllocation, RepaymentReversal, ScheduledInstallment
+from loansvc.db.models import (
+    Loan,
+    Repayment,
+    RepaymentAllocation,
+    RepaymentReversal,
+    ScheduledInstallment,
+    ScheduleVersion,
+)
 from loansvc.domain import repayments as allocation_engine
 from loansvc.domain.errors import Conflict
-from loansvc.domain.schedule import Schedule
+from loansvc.domain.money import quantum
+from loansvc.domain.repayments import Prepayment
+from loansvc.domain.reschedule import Rest, rest_schedule
+from loansvc.domain.schedule import _DAY_BASIS, Amortization, InterestCalculation, Schedule, _day_weight
 from loansvc.lending import repository
 from loansvc.lending.figures import ZERO
 from loansvc.lending.status import transition
@@ -158,6 +168,12 @@ def record_payment(session: Session, loan: Loan, payment: PaymentIn) -> Repaymen
         loan.recovered_amount = (loan.recovered_amount or ZERO) + payment.amount
         session.flush()
         return repayment
+    if loan.restructured_on is not None and payment.paid_on < loan.restructured_on:
+        raise Conflict(
+            f"the loan was restructured from {loan.restructured_on}: a payment dated before that would "
+            "rewrite the restructure; date it on or after that day",
+            code="BEFORE_RESTRUCTURE",
+        )
     last = repository.last_paid_on(session, loan.id)
     if last is not None and payment.paid_on < last:
         session.add(repayment)  # dated before an earlier payment: the history is replayed
@@ -166,18 +182,113 @@ def record_payment(session: Session, loan: Loan, payment: PaymentIn) -> Repaymen
         return repayment
     terms = terms_of(loan)
     rows = repository.installments(session, loan, open_only=True)
-    fees, result = _allocate(rows, repayment.id, payment.amount, payment.paid_on, terms)
-    error = _overpaid(result.credit_balance, terms)
+    period = repository.period_of(session, loan, payment.paid_on)
+    step = _plan(rows, repayment.id, payment.amount, payment.paid_on, terms, period)
+    error = _overpaid(step.credit, terms)
     if error:
         raise error
     session.add(repayment)
     session.flush()
-    session.add_all(_apply(rows, repayment.id, payment.paid_on, fees, result))
-    loan.principal_repaid += sum((line.principal for line in result.lines), ZERO)
-    loan.credit_balance = (loan.credit_balance or ZERO) + result.credit_balance
+    session.add_all(_apply_step(loan, rows, repayment.id, payment.paid_on, step))
+    loan.credit_balance = (loan.credit_balance or ZERO) + step.credit
+    if step.prepaid > 0 or step.daily_interest is not None:
+        rows = _reamortize(
+            session, loan, terms, repository.installments(session, loan), step, payment.paid_on, repayment.id
+        )
+        rows = [r for r in rows if _is_open(r)]
     _settle(loan, [r for r in rows if _is_open(r)], payment.paid_on)
     session.flush()
     return repayment
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One payment's plan over the open installments: the late fees it charges, its lines, the
+    principal it prepays beyond the installments whose period has begun, and any credit left.
+    `current_due`: the current period's due date (installments due later are not payable);
+    `daily_interest`: with daily interest, the current installment's interest cut to the days
+    elapsed (a payoff or a prepayment inside the period)."""
+
+    fees: dict
+    result: object
+    prepaid: Decimal
+    credit: Decimal
+    current_due: date | None  # the current period's due date: installments due later were not payable
+    daily_interest: Decimal | None = None
+
+
+def _split(rows: list[ScheduledInstallment], current: date | None):
+    """The open installments a payment may pay (those due by the current period's due date) and
+    those whose period has not begun."""
+    if current is None:
+        return rows, []
+    return [r for r in rows if r.due_date <= current], [r for r in rows if r.due_date > current]
+
+
+def _daily_accrued(row: ScheduledInstallment, period_start: date, paid_on: date, terms: LoanTerms) -> Decimal:
+    """With daily interest: the interest installment `row` has accrued by `paid_on` on its opening
+    balance (the schedule engine's own day count), never more than its scheduled interest."""
+    opening = row.balance + row.principal
+    weight = _day_weight(terms.day_count, period_start, paid_on)
+    den = Decimal(100 * _DAY_BASIS[terms.day_count])
+    accrued = (opening * weight * terms.annual_rate_percent / den).quantize(quantum(terms.currency))
+    return min(accrued, row.interest)
+
+
+def _plan(rows, payment_id: str, amount: Decimal, paid_on: date, terms: LoanTerms, period) -> _Step:
+    """How a payment is allocated: what is due (the installments whose period has begun, oldest
+    first, in the contract's order), then principal: never interest or fees of a period not begun.
+    `period`: (start, end) of the period `paid_on` falls in, None after the last due date."""
+    payable, later = _split(rows, period[1] if period else None)
+    fees, result = _allocate(payable, payment_id, amount, paid_on, terms)
+    excess = result.credit_balance
+    current_due = period[1] if period else None
+    principal_left = sum((r.principal - r.paid_principal for r in later), ZERO)
+    daily = terms.interest_calculation is InterestCalculation.DAILY
+    if daily and period and payable and payable[-1].due_date > paid_on:
+        # inside the current period, a payment beyond its installment (or one that pays the loan
+        # off) pays the period's interest only for the days elapsed; the new balance accrues the rest
+        row = payable[-1]
+        cut = max(_daily_accrued(row, period[0], paid_on, terms), row.paid_interest)
+        if cut < row.interest:
+            trimmed = [*payable[:-1], _Trimmed(row, cut)]
+            t_fees, t_result = _allocate(trimmed, payment_id, amount, paid_on, terms)
+            owed = sum((sum(_remaining(r)) for r in trimmed), ZERO) + sum(t_fees.values(), ZERO)
+            if excess > 0 or amount >= owed + principal_left:
+                prepaid = min(t_result.credit_balance, principal_left)
+                return _Step(t_fees, t_result, prepaid, t_result.credit_balance - prepaid, current_due, cut)
+    prepaid = min(excess, principal_left) if excess > 0 else ZERO
+    return _Step(fees, result, prepaid, excess - prepaid, current_due)
+
+
+class _Trimmed:
+    """An installment read with its interest cut (daily interest, paid inside its period)."""
+
+    def __init__(self, row: ScheduledInstallment, interest: Decimal):
+        self._row, self.interest = row, interest
+
+    def __getattr__(self, name):
+        return getattr(self._row, name)
+
+
+def _apply_step(loan: Loan, rows, payment_id: str, paid_on: date, step: _Step) -> list[RepaymentAllocation]:
+    lines = _apply(rows, payment_id, paid_on, step.fees, step.result)
+    loan.principal_repaid += sum((line.principal for line in step.result.lines), ZERO) + step.prepaid
+    if step.prepaid > 0:
+        # the excess on principal: a line of its own (number 0), never a future installment's
+        lines.append(
+            RepaymentAllocation(
+                repayment_id=payment_id,
+                loan_id=loan.id,
+                number=0,
+                paid_on=paid_on,
+                principal=step.prepaid,
+                interest=ZERO,
+                fees=ZERO,
+                penalty=ZERO,
+            )
+        )
+    return lines
 
 
 def _owed_at_write_off(session: Session, loan: Loan) -> Decimal:
@@ -191,6 +302,13 @@ def _owed_at_write_off(session: Session, loan: Loan) -> Decimal:
 def reverse_payment(
     session: Session, loan: Loan, repayment: Repayment, reason: str, on: date, by: str
 ) -> None:
+    frozen_until = repository.restructured_at(session, loan)
+    if repayment.kind == "repayment" and frozen_until is not None and repayment.created_at <= frozen_until:
+        raise Conflict(
+            f"the loan was restructured from {loan.restructured_on} on the payments recorded before it; "
+            "reversing this one would rewrite the restructure",
+            code="BEFORE_RESTRUCTURE",
+        )
     session.add(
         RepaymentReversal(
             repayment_id=repayment.id, loan_id=loan.id, reason=reason, reversed_on=on, created_by=by
@@ -205,30 +323,192 @@ def reverse_payment(
 
 
 def rebuild(session: Session, loan: Loan) -> None:
-    """Replay the loan's whole payment history over its current schedule version."""
+    """Replay the loan's payments from its base schedule version: the latest written by a
+    disbursement or a restructure. The payments a restructure found stay allocated where they are;
+    every other payment is allocated again, in order, with the very step of `record_payment`, so a
+    prepayment re-amortizes the rest of the schedule again (reusing the version it wrote before
+    when the result is the same) and a reversed prepayment leaves the version before it in force."""
     terms = terms_of(loan)
+    base = repository.base_version(session, loan)
+    loan.schedule_version = base.version
     rows = repository.installments(session, loan)
+    frozen = base.restructure_id is not None  # a restructure (or its holiday move) keeps what it found
+    first_replayed = base.starts_at_number if frozen else 1
     for row in rows:
-        row.paid_principal = row.paid_interest = row.paid_fees = row.paid_penalty = ZERO
-        row.penalty = row.paid_by_due_date = ZERO
-        row.fully_paid_on = None
-    repository.clear_allocations(session, loan.id)
-    principal, credit, lines = ZERO, ZERO, []
-    for payment in repository.payments_to_replay(session, loan.id):
+        if row.number >= first_replayed:
+            row.paid_principal = row.paid_interest = row.paid_fees = row.paid_penalty = ZERO
+            row.penalty = row.paid_by_due_date = ZERO
+            row.fully_paid_on = None
+    frozen_until = repository.restructured_at(session, loan) if frozen else None
+    repository.clear_allocations(session, loan.id, created_after=frozen_until)
+    loan.principal_repaid = repository.frozen_principal(session, loan.id, frozen_until)
+    credit, lines = ZERO, []
+    for payment in repository.payments_to_replay(session, loan.id, created_after=frozen_until):
         open_rows = [r for r in rows if _is_open(r)]
-        fees, result = _allocate(open_rows, payment.id, payment.amount, payment.paid_on, terms)
-        lines += _apply(open_rows, payment.id, payment.paid_on, fees, result)
-        principal += sum((line.principal for line in result.lines), ZERO)
-        credit += result.credit_balance
+        period = _period_in(rows, payment.paid_on, loan)
+        step = _plan(open_rows, payment.id, payment.amount, payment.paid_on, terms, period)
+        lines += _apply_step(loan, open_rows, payment.id, payment.paid_on, step)
+        credit += step.credit
+        if step.prepaid > 0 or step.daily_interest is not None:
+            session.add_all(lines)
+            lines = []
+            rows = _reamortize(session, loan, terms, rows, step, payment.paid_on, payment.id)
     error = _overpaid(credit, terms)
     if error:
         raise error
     session.add_all(lines)
-    loan.principal_repaid, loan.credit_balance = principal, credit
+    loan.credit_balance = credit
     open_rows = [r for r in rows if _is_open(r)]
     closed_on = max((r.fully_paid_on for r in rows if r.fully_paid_on), default=None)
     _settle(loan, open_rows, closed_on)
     session.flush()
+
+
+def _period_in(rows, paid_on: date, loan: Loan) -> tuple[date, date] | None:
+    """(start, end) of the schedule period `paid_on` falls in; None after the last due date."""
+    previous = loan.first_disbursed_on or paid_on
+    for row in rows:
+        if row.due_date >= paid_on:
+            return previous, row.due_date
+        previous = row.due_date
+    return None
+
+
+def _copy(row, version: int, **changes) -> ScheduledInstallment:
+    fields = [
+        "loan_id",
+        "number",
+        "due_date",
+        "principal",
+        "interest",
+        "fees",
+        "total",
+        "balance",
+        "paid_principal",
+        "paid_interest",
+        "paid_fees",
+        "paid_penalty",
+        "penalty",
+        "paid_by_due_date",
+        "fully_paid_on",
+    ]
+    values = {f: getattr(row, f) for f in fields} | changes
+    return ScheduledInstallment(version=version, **values)
+
+
+def _fresh(loan_id: str, version: int, i) -> ScheduledInstallment:
+    return ScheduledInstallment(
+        loan_id=loan_id,
+        version=version,
+        number=i.number,
+        due_date=i.due_date,
+        principal=i.principal,
+        interest=i.interest,
+        fees=i.fees,
+        total=i.total,
+        balance=i.balance,
+        paid_principal=ZERO,
+        paid_interest=ZERO,
+        paid_fees=ZERO,
+        paid_penalty=ZERO,
+        penalty=ZERO,
+        paid_by_due_date=ZERO,
+    )
+
+
+def _same_schedule(a, b) -> bool:
+    key = lambda r: (r.number, r.due_date, r.principal, r.interest, r.fees)  # noqa: E731
+    return [key(r) for r in a] == [key(r) for r in b]
+
+
+def _reamortize(
+    session: Session, loan: Loan, terms: LoanTerms, rows, step: _Step, paid_on: date, repayment_id: str
+):
+    """After a payment put `step.prepaid` on principal: a new schedule version that keeps the
+    installments whose period had begun (as paid) and rebuilds the later ones from the reduced
+    balance by the contract's prepayment rule. Returns the new version's rows."""
+    current_due = step.current_due
+    kept = [r for r in rows if current_due is None or r.due_date <= current_due]
+    later = [r for r in rows if current_due is not None and r.due_date > current_due]
+    k = kept[-1].number if kept else 0
+    balance = sum((r.principal - r.paid_principal for r in later), ZERO) - step.prepaid
+    new: tuple = ()
+    if balance > 0 and later:
+        grace = 0
+        while grace < len(later) - 1 and later[grace].principal == 0:
+            grace += 1
+        regular = later[grace:]
+        equal_principal = terms.amortization is Amortization.EQUAL_PRINCIPAL
+        level = None
+        if terms.prepayment is Prepayment.REDUCE_TERM and len(regular) > 1:
+            first = regular[0]
+            level = first.principal if equal_principal else first.principal + first.interest
+        daily = terms.interest_calculation is InterestCalculation.DAILY
+        start = paid_on if daily else (kept[-1].due_date if kept else loan.first_disbursed_on)
+        new = rest_schedule(
+            Rest(
+                balance=balance,
+                currency=terms.currency,
+                annual_rate_percent=terms.annual_rate_percent,
+                frequency=terms.frequency,
+                amortization=terms.amortization,
+                start=start,
+                dues=tuple(r.due_date for r in later),
+                first_number=later[0].number,
+                per_installment_fee=later[0].fees,
+                installment_multiple=terms.installment_multiple,
+                daily=daily,
+                day_count=terms.day_count,
+                level=level,
+                grace_periods=grace,
+            )
+        ).installments
+    previous = loan.schedule_version
+    existing = repository.derived_version(session, loan.id, previous, repayment_id)
+    version = existing.version if existing else repository.next_version(session, loan.id)
+    out = []
+    for row in kept:
+        changes = {}
+        if step.daily_interest is not None and row.number == k:
+            changes = {
+                "interest": step.daily_interest,
+                "total": row.principal + step.daily_interest + row.fees,
+            }
+        out.append(_copy(row, version, **changes))
+    for i in new:
+        out.append(_fresh(loan.id, version, i))
+    for row in out:
+        if row.fully_paid_on is None and not _is_open(row):
+            row.fully_paid_on = paid_on
+    if existing is not None:
+        old = repository.installments(session, loan, version=version)
+        if _same_schedule(old, out):
+            for stored, fresh in zip(old, out, strict=True):
+                for f in ("paid_principal", "paid_interest", "paid_fees", "paid_penalty", "penalty"):
+                    setattr(stored, f, getattr(fresh, f))
+                stored.paid_by_due_date, stored.fully_paid_on = fresh.paid_by_due_date, fresh.fully_paid_on
+            loan.schedule_version = version
+            session.flush()
+            return old
+        version = repository.next_version(session, loan.id)
+        for row in out:
+            row.version = version
+    session.add(
+        ScheduleVersion(
+            loan_id=loan.id,
+            version=version,
+            kind="prepayment",
+            starts_at_number=k + 1,
+            effective_on=paid_on,
+            previous_version=previous,
+            repayment_id=repayment_id,
+            note=f"{step.prepaid} prepaid on principal ({terms.prepayment.value})",
+        )
+    )
+    session.add_all(out)
+    loan.schedule_version = version
+    session.flush()
+    return out
 
 
 def _settle(loan: Loan, open_rows: list[ScheduledInstallment], last_paid_on: date | None) -> None:
@@ -242,31 +522,69 @@ def _settle(loan: Loan, open_rows: list[ScheduledInstallment], last_paid_on: dat
         transition(loan, "active")
 
 
-def write_schedule(session: Session, loan: Loan, schedule: Schedule) -> None:
-    """A new schedule version; payments so far are replayed onto it."""
-    loan.schedule_version += 1
-    session.add_all(
-        ScheduledInstallment(
+def write_version(
+    session: Session,
+    loan: Loan,
+    rows: list[ScheduledInstallment],
+    *,
+    kind: str,
+    effective_on: date,
+    starts_at_number: int = 1,
+    restructure_id: str | None = None,
+    note: str | None = None,
+) -> int:
+    """Store `rows` (their `version` is set here) as the loan's new current schedule version."""
+    version = repository.next_version(session, loan.id)
+    session.add(
+        ScheduleVersion(
             loan_id=loan.id,
-            version=loan.schedule_version,
-            number=i.number,
-            due_date=i.due_date,
-            principal=i.principal,
-            interest=i.interest,
-            fees=i.fees,
-            total=i.total,
-            balance=i.balance,
-            paid_principal=ZERO,
-            paid_interest=ZERO,
-            paid_fees=ZERO,
-            paid_penalty=ZERO,
-            penalty=ZERO,
-            paid_by_due_date=ZERO,
+            version=version,
+            kind=kind,
+            starts_at_number=starts_at_number,
+            effective_on=effective_on,
+            previous_version=loan.schedule_version or None,
+            restructure_id=restructure_id,
+            note=note,
         )
-        for i in schedule.installments
     )
-    loan.first_unpaid_number = schedule.installments[0].number if schedule.installments else None
+    for row in rows:
+        row.version = version
+        row.loan_id = loan.id
+    session.add_all(rows)
+    loan.schedule_version = version
+    open_rows = [r for r in rows if _is_open(r)]
+    loan.first_unpaid_number = open_rows[0].number if open_rows else None
     session.flush()
+    return version
+
+
+def restructure(session: Session, loan: Loan, plan, restructure_id: str, effective_on: date) -> int:
+    """Write an approved restructure's schedule version: the earlier installments as they were paid,
+    then the new ones. Nothing paid moves; later payments are allocated to the new installments."""
+    kept = [ScheduledInstallment(loan_id=loan.id, version=0, **row) for row in plan.kept]
+    new = [_fresh(loan.id, 0, i) for i in plan.installments]
+    version = write_version(
+        session,
+        loan,
+        kept + new,
+        kind="restructure",
+        effective_on=effective_on,
+        starts_at_number=plan.cut,
+        restructure_id=restructure_id,
+    )
+    loan.restructure_count = (loan.restructure_count or 0) + 1
+    loan.restructured_on = effective_on
+    loan.restructured_from_number = plan.cut
+    loan.last_event_on = max(loan.last_event_on, effective_on)
+    _settle(loan, [r for r in kept + new if _is_open(r)], effective_on)
+    session.flush()
+    return version
+
+
+def write_schedule(session: Session, loan: Loan, schedule: Schedule, on: date | None = None) -> None:
+    """A new schedule version from the disbursements; payments so far are replayed onto it."""
+    rows = [_fresh(loan.id, 0, i) for i in schedule.installments]
+    write_version(session, loan, rows, kind="disbursement", effective_on=on or loan.last_event_on)
 
 
 def write_off(loan: Loan, on: date) -> Decimal:
@@ -275,3 +593,112 @@ def write_off(loan: Loan, on: date) -> Decimal:
     transition(loan, "written_off", on)
     loan.last_event_on = on
     return loan.written_off_principal
+
+
+@dataclass(frozen=True)
+class Payoff:
+    amount: Decimal
+    principal: Decimal
+    interest: Decimal
+    fees: Decimal
+    penalties: Decimal
+
+
+def payoff(session: Session, loan: Loan, on: date) -> Payoff:
+    """The exact amount that closes the loan with a payment on `on`: what is due by then (the
+    current period's interest in full, or with daily interest only its days elapsed), any late
+    fee that payment would charge, and all the principal left. Computed with the very step a
+    payment takes, so paying it closes the loan."""
+    terms = terms_of(loan)
+    rows = repository.installments(session, loan, open_only=True)
+    period = repository.period_of(session, loan, on)
+    everything = sum((sum(_remaining(r)) for r in rows), ZERO) + (terms.late_fee or ZERO) * len(rows) + 1
+    step = _plan(rows, "payoff", everything, on, terms, period)
+    lines = step.result.lines
+    principal = sum((line.principal for line in lines), ZERO) + step.prepaid
+    interest = sum((line.interest for line in lines), ZERO)
+    fees = sum((line.fees for line in lines), ZERO)
+    penalties = sum((line.penalty for line in lines), ZERO)
+    return Payoff(principal + interest + fees + penalties, principal, interest, fees, penalties)
+
+
+def follow_calendar(session: Session, loan: Loan, calendar, today: date, schedule_of) -> bool:
+    """Move the loan's due dates from `today` on to follow `calendar` (a holiday added or removed,
+    a lender's working days changed): one new base version of kind `holiday`, then the payments
+    replayed onto it. Due dates before `today` never move. `schedule_of(calendar)`: the contract's
+    schedule of the disbursements so far on that calendar. Returns whether anything moved."""
+    base = repository.base_version(session, loan)
+    rows = repository.installments(session, loan, version=base.version)
+    if base.restructure_id is None:
+        fresh = [_fresh(loan.id, 0, i) for i in schedule_of(calendar).installments]
+        if len(fresh) != len(rows):
+            return False  # the contract changed shape since: leave it alone
+        # the past stays as it was: only due dates from today on move
+        fresh = [_copy(old, 0) if old.due_date < today else new for old, new in zip(rows, fresh, strict=True)]
+    else:
+        fresh = [
+            _copy(r, 0, due_date=calendar.move(r.due_date))
+            if r.number >= base.starts_at_number and r.due_date >= today
+            else _copy(r, 0)
+            for r in rows
+        ]
+    if _same_schedule(rows, fresh):
+        return False
+    write_version(
+        session,
+        loan,
+        fresh,
+        kind="holiday",
+        effective_on=today,
+        starts_at_number=base.starts_at_number,
+        restructure_id=base.restructure_id,
+        note="due dates moved by the holiday calendar",
+    )
+    rebuild(session, loan)
+    return True
+
+
+def record_preloaded(
+    loan: Loan,
+    payment: PaymentIn,
+    rows: list[ScheduledInstallment],
+    last_paid_on: date | None,
+    terms: LoanTerms | None = None,
+) -> tuple[Repayment, list[RepaymentAllocation]] | None:
+    """`record_payment` for a batch (a repayment file), on state the caller loaded once for many
+    payments and writes once: `rows`, every installment of the loan's current version (kept
+    current here), the date of its latest payment, and its terms (read once). Nothing is queried,
+    added or flushed: the caller adds the repayment and its allocations. The same step as
+    `record_payment`, for a payment allocated on top of the others; None when it would not be
+    that (a recovery, a payment dated before another or before a restructure, a prepayment or
+    daily interest that re-amortizes), and the caller then records it with `record_payment`.
+    409 OVERPAYMENT before anything changes."""
+    if loan.status == "written_off" or (loan.restructured_on and payment.paid_on < loan.restructured_on):
+        return None
+    if last_paid_on is not None and payment.paid_on < last_paid_on:
+        return None
+    terms = terms or terms_of(loan)
+    open_rows = [r for r in rows if r.fully_paid_on is None]
+    repayment_id = new_id()
+    period = _period_in(rows, payment.paid_on, loan)
+    step = _plan(open_rows, repayment_id, payment.amount, payment.paid_on, terms, period)
+    if step.prepaid > 0 or step.daily_interest is not None:
+        return None
+    error = _overpaid(step.credit, terms)
+    if error:
+        raise error
+    repayment = Repayment(
+        id=repayment_id,
+        loan_id=loan.id,
+        kind="repayment",
+        amount=payment.amount,
+        paid_on=payment.paid_on,
+        reference=payment.reference,
+        channel=payment.channel,
+        created_by=payment.created_by,
+        batch=payment.batch,
+    )
+    lines = _apply_step(loan, open_rows, repayment_id, payment.paid_on, step)
+    loan.credit_balance = (loan.credit_balance or ZERO) + step.credit
+    _settle(loan, [r for r in open_rows if _is_open(r)], payment.paid_on)
+    return repayment, lines

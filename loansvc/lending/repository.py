@@ -18,7 +18,9 @@ from loansvc.db.models import (
     Repayment,
     RepaymentAllocation,
     RepaymentReversal,
+    Restructure,
     ScheduledInstallment,
+    ScheduleVersion,
 )
 from loansvc.db.query import for_lender
 from loansvc.lending.figures import ZERO, Later
@@ -124,16 +126,106 @@ def last_paid_on(session: Session, loan_id: str) -> date | None:
     return session.scalar(query)
 
 
-def payments_to_replay(session: Session, loan_id: str) -> list[Repayment]:
-    """The repayments that count (not reversed, not recoveries), in the order they are replayed."""
+def payments_to_replay(session: Session, loan_id: str, created_after=None) -> list[Repayment]:
+    """The repayments that count (not reversed, not recoveries), in the order they are replayed;
+    `created_after`: only those recorded after that moment (a restructure's)."""
     reversed_ = select(RepaymentReversal.id).where(RepaymentReversal.repayment_id == Repayment.id).exists()
     query = select(Repayment).where(Repayment.loan_id == loan_id, Repayment.kind == "repayment", ~reversed_)
+    if created_after is not None:
+        query = query.where(Repayment.created_at > created_after)
     return list(session.scalars(query.order_by(Repayment.paid_on, Repayment.created_at, Repayment.id)))
 
 
-def clear_allocations(session: Session, loan_id: str) -> None:
-    """The allocation rows are a projection of the payments; they are rebuilt, the payments never are."""
-    session.execute(delete(RA).where(RA.loan_id == loan_id))
+def clear_allocations(session: Session, loan_id: str, created_after=None) -> None:
+    """The allocation rows are a projection of the payments; they are rebuilt, the payments never are.
+    `created_after`: only those of payments recorded after that moment."""
+    query = delete(RA).where(RA.loan_id == loan_id)
+    if created_after is not None:
+        later = select(Repayment.id).where(Repayment.loan_id == loan_id, Repayment.created_at > created_after)
+        query = query.where(RA.repayment_id.in_(later))
+    session.execute(query)
+
+
+def frozen_principal(session: Session, loan_id: str, created_until) -> Decimal:
+    """The principal that payments recorded up to `created_until` put on the loan (none: 0)."""
+    if created_until is None:
+        return ZERO
+    query = (
+        select(func.coalesce(func.sum(RA.principal), 0))
+        .join(Repayment, Repayment.id == RA.repayment_id)
+        .where(RA.loan_id == loan_id, Repayment.created_at <= created_until)
+    )
+    return Decimal(session.scalar(query) or 0)
+
+
+# the versions a replay starts from: the others are derived from one of these and the payments after it
+BASE_KINDS = ("disbursement", "restructure", "holiday")
+
+
+class _LegacyBase:
+    restructure_id = None
+    kind = "disbursement"
+    starts_at_number = 1
+    created_at = None
+
+    def __init__(self, version: int):
+        self.version = version
+
+
+def base_version(session: Session, loan: Loan):
+    """The version a replay starts from: the latest written by a disbursement or a restructure."""
+    query = (
+        select(ScheduleVersion)
+        .where(ScheduleVersion.loan_id == loan.id, ScheduleVersion.kind.in_(BASE_KINDS))
+        .order_by(ScheduleVersion.version.desc())
+        .limit(1)
+    )
+    return session.scalars(query).first() or _LegacyBase(loan.schedule_version)
+
+
+def restructured_at(session: Session, loan: Loan):
+    """When the loan's latest restructure was approved (None if never): the payments recorded up
+    to then stay where they are."""
+    if not loan.restructure_count:
+        return None
+    query = select(func.max(Restructure.decided_at)).where(
+        Restructure.loan_id == loan.id, Restructure.status == "approved"
+    )
+    return session.scalar(query)
+
+
+def versions(session: Session, loan_id: str) -> list[ScheduleVersion]:
+    query = select(ScheduleVersion).where(ScheduleVersion.loan_id == loan_id)
+    return list(session.scalars(query.order_by(ScheduleVersion.version)))
+
+
+def derived_version(
+    session: Session, loan_id: str, previous: int, repayment_id: str
+) -> ScheduleVersion | None:
+    """The prepayment version an earlier replay wrote for this payment on this version, if any."""
+    query = select(ScheduleVersion).where(
+        ScheduleVersion.loan_id == loan_id,
+        ScheduleVersion.kind == "prepayment",
+        ScheduleVersion.previous_version == previous,
+        ScheduleVersion.repayment_id == repayment_id,
+    )
+    return session.scalars(query.order_by(ScheduleVersion.version.desc()).limit(1)).first()
+
+
+def next_version(session: Session, loan_id: str) -> int:
+    query = select(func.max(SI.version)).where(SI.loan_id == loan_id)
+    return (session.scalar(query) or 0) + 1
+
+
+def period_of(session: Session, loan: Loan, paid_on: date) -> tuple[date, date] | None:
+    """(start, end) of the current version's period `paid_on` falls in: it ends at the first due
+    date on or after `paid_on` and starts at the due date before (or the first disbursement)."""
+    current = SI.loan_id == loan.id, SI.version == loan.schedule_version
+    end = session.scalar(select(func.min(SI.due_date)).where(*current, SI.due_date >= paid_on))
+    if end is None:
+        return None
+    start = session.scalar(select(func.max(SI.due_date)).where(*current, SI.due_date < paid_on))
+    return (start or loan.first_disbursed_on or paid_on), end
 
 
 def reference_taken(session: Session, loan_id: str, reference: str) -> bool:

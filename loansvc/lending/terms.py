@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from loansvc.domain.arrears import term_in_months
+from loansvc.domain.dates import HOLIDAY_RULES, NO_CALENDAR, Calendar  # noqa: F401
 from loansvc.domain.money import Rounding
 from loansvc.domain.repayments import DEFAULT_ORDER, Component, Prepayment, allocation_order
 from loansvc.domain.schedule import (
@@ -28,7 +29,6 @@ from loansvc.domain.schedule import (
 from loansvc.domain.schedule import LoanTerms as ScheduleTerms
 
 DEFAULT_MILESTONES = ("foundation", "structure", "roof", "finishing")
-HOLIDAY_RULES = ("same_day", "next_working_day", "previous_working_day")
 
 
 def fee_terms(raw: list[dict[str, Any]] | None) -> tuple[Fee, ...]:
@@ -94,7 +94,11 @@ class LoanTerms:
         return term_in_months(self.term, self.frequency)
 
     def schedule_terms(
-        self, principal: Decimal, disbursed_on: date, tranches: tuple[Tranche, ...] = ()
+        self,
+        principal: Decimal,
+        disbursed_on: date,
+        tranches: tuple[Tranche, ...] = (),
+        calendar: Calendar = NO_CALENDAR,
     ) -> ScheduleTerms:
         """The schedule engine's terms for `principal` disbursed on `disbursed_on`."""
         return ScheduleTerms(
@@ -114,6 +118,7 @@ class LoanTerms:
             rounding=Rounding.HALF_EVEN,
             fees=self.fees,
             tranches=tranches,
+            calendar=calendar,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -199,7 +204,7 @@ def freeze(product, loan, approved_amount: Decimal) -> LoanTerms:
         milestones=tuple(product.milestones or DEFAULT_MILESTONES),
         materials_gated=product.materials_gated is not False,
         prepayment=Prepayment(product.prepayment or Prepayment.REDUCE_TERM.value),
-        holiday_rule=getattr(product, "holiday_rule", None) or "next_working_day",
+        holiday_rule=product.holiday_rule or "next_working_day",
         allocation_order=allocation_order(product.allocation_order or [c.value for c in DEFAULT_ORDER]),
         allow_credit_balance=bool(product.allow_credit_balance),
         late_fee=product.late_fee,

@@ -18,12 +18,14 @@ from loansvc.auth.principal import Principal
 from loansvc.db.models import Disbursement, DisbursementLine, Inspection, Lender, Loan
 from loansvc.domain.errors import Conflict, Forbidden, InvalidInput
 from loansvc.domain.money import Rounding, quantum, round_money
-from loansvc.domain.schedule import InterestCalculation, Schedule, Tranche, build_schedule, due_dates
 from loansvc.domain.terms import FeeTiming, fee_amount
+from loansvc.events import emit
 from loansvc.fields import Page
 from loansvc.lending import ledger
 from loansvc.lending import repository as lending_repository
 from loansvc.lending.access import check_date, get_visible, snapshot
+from loansvc.lending.calendar import loan_calendar
+from loansvc.lending.contract import schedule_for
 from loansvc.lending.status import illegal_transition, transition
 from loansvc.lending.terms import LoanTerms, terms_of
 from loansvc.loans import repository, stages
@@ -48,33 +50,6 @@ def withheld_fees(loan: Loan, amount: Decimal) -> Decimal:
     fees pro rata, and the disbursements together withhold the fees on their total exactly."""
     terms = terms_of(loan)
     return upfront_fees(terms, loan.disbursed_amount + amount) - upfront_fees(terms, loan.disbursed_amount)
-
-
-def schedule_for(loan: Loan, disbursements: list[tuple[date, Decimal]]) -> Schedule:
-    """The schedule of the disbursements so far: the first is the principal, the rest are tranches.
-
-    With per-period interest a tranche dated between due dates joins at the next due date and
-    accrues nothing before it; with daily interest it accrues from its own date.
-    """
-    terms = terms_of(loan)
-    (first_on, first_amount), later = disbursements[0], disbursements[1:]
-    base = terms.schedule_terms(first_amount, first_on)
-    dues = due_dates(base)
-    tranches = []
-    for when, amount in later:
-        if base.interest_calculation is InterestCalculation.PER_PERIOD and when != first_on:
-            joins = next((d for d in dues if d >= when), None)
-            if joins is None or joins == dues[-1]:
-                raise Conflict(
-                    "the loan has no installment left to carry this tranche", code="TRANCHE_AFTER_MATURITY"
-                )
-            when = joins
-        elif when >= dues[-1]:
-            raise Conflict(
-                "the loan has no installment left to carry this tranche", code="TRANCHE_AFTER_MATURITY"
-            )
-        tranches.append(Tranche(date=when, amount=amount))
-    return build_schedule(terms.schedule_terms(first_amount, first_on, tuple(tranches)))
 
 
 def _check_actor(session: Session, principal: Principal, loan: Loan, kind: str) -> Lender:
@@ -105,6 +80,12 @@ def disburse(
     _check_actor(session, principal, loan, body.kind)
     if loan.status not in ("approved", "active"):
         raise illegal_transition(loan, f"a {loan.status} loan cannot be disbursed")
+    if loan.restructure_count:
+        raise Conflict(
+            f"this loan was restructured on {loan.restructured_on}: its schedule no longer follows the "
+            "tranches, so a further tranche needs a new loan",
+            code="RESTRUCTURED_LOAN",
+        )
     on = body.date or today
     check_date(
         on,
@@ -191,7 +172,7 @@ def disburse(
     if lines:
         materials.issue(session, principal, stock, [(sku, q) for sku, q, *_ in lines], on, disbursement.id)
     history = [(d.disbursed_on, d.amount) for d in last] + [(on, amount)]
-    ledger.write_schedule(session, loan, schedule_for(loan, history))
+    ledger.write_schedule(session, loan, schedule_for(loan, history, loan_calendar(session, loan)), on)
     loan.disbursed_amount += amount
     if loan.status == "approved":
         transition(loan, "active", on)
@@ -218,6 +199,19 @@ def disburse(
                 "date": on.isoformat(),
                 "lines": [{"sku": s, "quantity": str(q), "value": str(v)} for s, q, _, v in lines],
             }
+        },
+    )
+    emit(
+        session,
+        "disbursement.recorded",
+        loan.lender_id,
+        {
+            "loan_id": loan.id,
+            "disbursement_id": disbursement.id,
+            "kind": body.kind,
+            "amount": str(amount),
+            "currency": loan.currency,
+            "disbursed_on": on.isoformat(),
         },
     )
     return disbursement

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
+from loansvc import documents
 from loansvc.auth.principal import Principal
-from loansvc.fields import Page
-from loansvc.loans import disbursements, service, stages, views
+from loansvc.fields import Date, Page
+from loansvc.loans import disbursements, disclosures, service, stages, views
 from loansvc.loans.schemas import (
     ApproveRequest,
     DisbursementCreate,
@@ -28,6 +28,7 @@ from loansvc.loans.stages import MilestoneOut
 from loansvc.web import idempotency
 from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, SettingsDep, TodayDep, WriteSessionDep, require
 from loansvc.web.idempotency import IdempotencyKey
+from loansvc.web.pdf import DocumentLang, LangQuery, pdf_content, pdf_response
 from loansvc.web.problems import AUTH_ERRORS, responses
 
 router = APIRouter(prefix="/v1/loans", tags=["loans"])
@@ -209,11 +210,62 @@ def loan_schedule(
     loan_id: str,
     session: SessionDep,
     today: TodayDep,
-    as_of: date | None = None,
+    as_of: Date | None = None,
+    version: int | None = Query(default=None, ge=1, le=100000, description="an earlier schedule version"),
     principal: Principal = require(*LOAN_READERS),
 ):
-    """The current schedule, each installment with what was paid on it as of `as_of` (default today)."""
-    return views.schedule(session, principal, loan_id, as_of, today)
+    """The current schedule, each installment with what was paid on it as of `as_of` (default today);
+    `version` reads any earlier version (see `/schedule/versions`)."""
+    return views.schedule(session, principal, loan_id, as_of, today, version)
+
+
+@router.get(
+    "/{loan_id}/schedule.pdf",
+    response_class=Response,
+    responses=pdf_content("the repayment schedule as a PDF") | responses(*AUTH_ERRORS, 404, 422),
+)
+def loan_schedule_pdf(
+    loan_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    today: TodayDep,
+    as_of: Date | None = None,
+    lang: DocumentLang = LangQuery,
+    principal: Principal = require(*LOAN_READERS),
+):
+    """The schedule of `GET /schedule` for the family: each installment's date and parts, the
+    totals, APR and EIR. Before the first disbursement: the schedule the loan was priced on."""
+    doc = disclosures.schedule_document(
+        session, principal, loan_id, today, as_of, disclosures.document_settings(settings)
+    )
+    return pdf_response(documents.schedule_pdf(doc, lang), f"loan-{doc.loan_id}-schedule-{lang}.pdf")
+
+
+@router.get(
+    "/{loan_id}/key-facts.pdf",
+    response_class=Response,
+    responses=pdf_content("the key facts statement as a one-page PDF") | responses(*AUTH_ERRORS, 404, 422),
+)
+def loan_key_facts_pdf(
+    loan_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    today: TodayDep,
+    lang: DocumentLang = LangQuery,
+    principal: Principal = require(*LOAN_READERS),
+):
+    """The one-page statement to read before signing: amount, term, installment, total cost,
+    APR/EIR, fees, what happens when a payment is late, the title, and how to complain
+    (`LOANSVC_COMPLAINTS_HOTLINE`)."""
+    facts = disclosures.key_facts(
+        session,
+        principal,
+        loan_id,
+        today,
+        disclosures.document_settings(settings),
+    )
+    filename = f"loan-{facts.schedule.loan_id}-key-facts-{lang}.pdf"
+    return pdf_response(documents.key_facts_pdf(facts, lang), filename)
 
 
 @router.get(

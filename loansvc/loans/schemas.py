@@ -233,6 +233,13 @@ class LoanOut(OutModel):
     credit_balance: DecimalStr
     recovered_amount: DecimalStr = Field(description="received on the loan after its write-off")
     next_installment: InstallmentOut | None = Field(description="the first installment not fully paid")
+    restructured: bool = Field(default=False, description="restructured at least once")
+    restructure_count: int = 0
+    restructured_on: date | None = Field(default=None, description="the latest restructure's effective day")
+    classification: str | None = Field(
+        default=None,
+        description="NBC class today (a restructured loan is on watch: at least special_mention)",
+    )
     assessment: dict[str, Any] | None
     created_at: datetime
 

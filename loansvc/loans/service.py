@@ -24,11 +24,13 @@ from loansvc.domain.errors import Conflict, Forbidden, InvalidInput
 from loansvc.domain.money import round_money
 from loansvc.domain.rates import shown_percent
 from loansvc.domain.schedule import simulate
+from loansvc.events import emit
 from loansvc.lending.access import check_date, get_visible, snapshot
 from loansvc.lending.status import check_transition, transition
 from loansvc.lending.terms import application_terms, freeze
 from loansvc.loans import repository
 from loansvc.loans.schemas import ApproveRequest, LoanCreate, RejectRequest, WithdrawRequest
+from loansvc.protection import repository as consents
 from loansvc.protection import service as protection
 from loansvc.registry.service import link_household_to_lender
 
@@ -116,6 +118,11 @@ def apply(
     check_date(submitted_on, today=today, not_before=None, field="submitted_on")
     product, lender = _product_for(session, principal, body.product_id)
     household = session.get(Household, body.household_id)
+    # a partner that may not see the household (no live consent) and brings none learns nothing
+    # from the answer: the same as for an id that does not exist
+    hidden = household is not None and body.consent is None and principal.lender_scope is not None
+    if hidden and not consents.live_consents(session, household.id, principal.lender_scope):
+        household = None
     if household is None:
         raise InvalidInput(
             f"no household {body.household_id}", code="UNKNOWN_HOUSEHOLD", field="household_id"
@@ -266,6 +273,18 @@ def approve(
             "apr_percent": str(shown_percent(priced[0])),
             "rate_cap_percent": str(rate_cap_percent),
             "acknowledge_apr_above_cap": body.acknowledge_apr_above_cap,
+        },
+    )
+    emit(
+        session,
+        "loan.approved",
+        loan.lender_id,
+        {
+            "loan_id": loan.id,
+            "household_id": loan.household_id,
+            "approved_amount": str(round_money(approved_amount, loan.currency)),
+            "currency": loan.currency,
+            "approved_on": approved_on.isoformat(),
         },
     )
     return loan

@@ -13,14 +13,14 @@ from loansvc.audit.service import loan_history_page
 from loansvc.auth.principal import Principal
 from loansvc.db.models import Loan
 from loansvc.db.query import page
-from loansvc.domain.errors import InvalidInput
+from loansvc.domain.errors import InvalidInput, NotFound
 from loansvc.domain.money import round_money
 from loansvc.domain.rates import shown_percent
 from loansvc.fields import Page
 from loansvc.lending import reads
 from loansvc.lending import repository as lending_repository
 from loansvc.lending.access import get_visible
-from loansvc.lending.figures import InstallmentView, LoanFigures
+from loansvc.lending.figures import InstallmentView, Later, LoanFigures, installment_views
 from loansvc.lending.terms import has_terms, terms_of
 from loansvc.loans import repository
 from loansvc.loans.disbursements import upfront_fees
@@ -71,6 +71,10 @@ def loan_out(loan: Loan, figures: LoanFigures, assessment: dict | None) -> LoanO
         credit_balance=figures.credit_balance,
         recovered_amount=figures.recovered_amount,
         next_installment=installment_out(figures.next_installment) if figures.next_installment else None,
+        restructured=bool(loan.restructure_count),
+        restructure_count=loan.restructure_count or 0,
+        restructured_on=loan.restructured_on,
+        classification=figures.arrears.classification if loan.status == "active" else None,
         assessment=assessment,
         created_at=loan.created_at,
     )
@@ -118,14 +122,21 @@ def loans_page(
 
 
 def schedule(
-    session: Session, principal: Principal, loan_id: str, as_of: date | None, today: date
+    session: Session,
+    principal: Principal,
+    loan_id: str,
+    as_of: date | None,
+    today: date,
+    version: int | None = None,
 ) -> ScheduleOut:
     """The current schedule with what was paid on each installment as of a day (empty until the
-    first disbursement)."""
+    first disbursement); `version`: an earlier version, as it stood when it was replaced."""
     when = as_of or today
     if when > today:
         raise InvalidInput("as_of cannot be in the future", code="DATE_IN_FUTURE", field="as_of")
     loan = get_visible(session, principal, loan_id)
+    if version is not None and version != loan.schedule_version:
+        return _old_version(session, loan, version, when)
     figures = reads.figures(session, loan, when, today)
     return ScheduleOut(
         loan_id=loan.id,
@@ -134,6 +145,22 @@ def schedule(
         as_of=when,
         fees=_schedule_fees(session, loan, figures.installments, when),
         installments=[installment_out(v) for v in figures.installments],
+    )
+
+
+def _old_version(session: Session, loan: Loan, version: int, when: date) -> ScheduleOut:
+    rows = lending_repository.installments(session, loan, version=version)
+    if not rows:
+        raise NotFound(f"loan {loan.id} has no schedule version {version}", code="VERSION_NOT_FOUND")
+    terms = terms_of(loan) if has_terms(loan) else None
+    views = installment_views(rows, when, Later(), terms, loan.currency)
+    return ScheduleOut(
+        loan_id=loan.id,
+        version=version,
+        currency=loan.currency,
+        as_of=when,
+        fees=_schedule_fees(session, loan, list(views), when),
+        installments=[installment_out(v) for v in views],
     )
 
 

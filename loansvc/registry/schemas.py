@@ -94,9 +94,15 @@ class ProductCreate(StrictModel):
     allocation_order: list[Literal["penalty", "fees", "interest", "principal"]] = Field(
         default_factory=lambda: ["penalty", "fees", "interest", "principal"], min_length=4, max_length=4
     )
-    prepayment: Literal["reduce_term"] = Field(
+    prepayment: Literal["reduce_term", "reduce_installment"] = Field(
         default="reduce_term",
-        description="a payment ahead of schedule pays the next installments (the loan ends earlier)",
+        description="a payment beyond what is due goes on principal, then the rest of the schedule is "
+        "rebuilt: reduce_term keeps the installment and ends the loan earlier, reduce_installment keeps "
+        "the dates and lowers the installment",
+    )
+    holiday_rule: Literal["same_day", "next_working_day", "previous_working_day"] = Field(
+        default="next_working_day",
+        description="a due date on a holiday or a non-working day of the lender moves by this rule",
     )
     allow_credit_balance: bool = False
     materials_gated: bool = Field(
@@ -149,6 +155,7 @@ class ProductOut(OutModel):
     policy_version: str | None
     allocation_order: list[str]
     prepayment: str
+    holiday_rule: str
     allow_credit_balance: bool
     materials_gated: bool
     late_fee: DecimalStr | None
@@ -201,6 +208,7 @@ class HouseholdFields(StrictModel):
     idpoor_level: Literal[0, 1, 2] = 0
     vulnerabilities: list[Vulnerability] = Field(default_factory=list, max_length=4)
     temporary_shelter: bool = False
+    language: Literal["km", "en"] = Field(default="km", description="the language of its reminders")
     incomes: list[IncomeIn] = Field(default_factory=list, max_length=30)
     expenses: list[ExpenseIn] = Field(default_factory=list, max_length=30)
     existing_debts: list[DebtIn] = Field(default_factory=list, max_length=30)
@@ -221,6 +229,7 @@ class HouseholdPatch(StrictModel):
     idpoor_level: Literal[0, 1, 2] | None = None
     vulnerabilities: list[Vulnerability] | None = Field(default=None, max_length=4)
     temporary_shelter: bool | None = None
+    language: Literal["km", "en"] | None = None
     incomes: list[IncomeIn] | None = Field(default=None, max_length=30)
     expenses: list[ExpenseIn] | None = Field(default=None, max_length=30)
     existing_debts: list[DebtIn] | None = Field(default=None, max_length=30)
@@ -257,6 +266,16 @@ class HouseholdConsentOut(OutModel):
     withdrawn_on: date | None = Field(description="null while the consent is live")
 
 
+class HouseholdCollateralOut(OutModel):
+    id: str
+    loan_id: str
+    held_by_lender_id: str
+    kind: str = Field(description="land_title | movable | guarantor")
+    title_number: str | None
+    received_on: date
+    storage_location: str | None
+
+
 class HouseholdOut(OutModel):
     id: str
     site_id: str
@@ -268,6 +287,7 @@ class HouseholdOut(OutModel):
     idpoor_level: int
     vulnerabilities: list[str]
     temporary_shelter: bool
+    language: str = Field(description="km | en: the language of its reminders")
     incomes: list[IncomeOut]
     expenses: list[ExpenseOut]
     existing_debts: list[DebtOut]
@@ -275,6 +295,11 @@ class HouseholdOut(OutModel):
         default_factory=list,
         description="the household's consents to share its file, withdrawn ones included (a partner: its"
         " own lender's only)",
+    )
+    collateral_held: list[HouseholdCollateralOut] = Field(
+        default_factory=list,
+        description="what lenders hold for its loans and have not released, every lender's (its status,"
+        " due for return or overdue: GET /v1/loans/{id}/collateral)",
     )
     created_at: datetime
     updated_at: datetime

@@ -148,6 +148,7 @@ def create_product(
         policy_version=body.policy_version,
         allocation_order=list(body.allocation_order),
         prepayment=body.prepayment,
+        holiday_rule=body.holiday_rule,
         allow_credit_balance=body.allow_credit_balance,
         materials_gated=body.materials_gated,
         late_fee=body.late_fee,
@@ -267,6 +268,7 @@ def create_household(session: Session, body: HouseholdCreate) -> Household:
     household = Household(**scalars)
     household.incomes, household.expenses, household.existing_debts = [], [], []
     set_committed_value(household, "consents", [])  # a new household has consented to nothing yet
+    set_committed_value(household, "collateral_held", [])  # and no lender holds anything of it
     _finance_lines(body, household)
     household.search_text = _search_text(household)
     with _unique_claims(session, body.site_id, body.parcel_code, body.title_number):
@@ -305,7 +307,10 @@ def patch_household(
 ) -> Household:
     household = get_household(session, principal, household_id)
     changes = body.model_dump(exclude_unset=True, exclude={"incomes", "expenses", "existing_debts"})
-    for required in ("parcel_code", "head_name", "household_size", "idpoor_level", "temporary_shelter"):
+    for required in (
+        "parcel_code", "head_name", "household_size", "idpoor_level", "temporary_shelter", "vulnerabilities",
+        "language",
+    ):
         if required in changes and changes[required] is None:
             raise InvalidInput(f"{required} cannot be null", field=required)
     if "parcel_code" in changes and repository.parcel_taken(

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 
 from loansvc.auth.principal import Principal
-from loansvc.fields import Page
+from loansvc.fields import Date, Page
 from loansvc.repayments import arrears, importer, service
 from loansvc.repayments.schemas import (
     ArrearsOut,
@@ -121,7 +120,7 @@ def loan_arrears(
     loan_id: str,
     session: SessionDep,
     today: TodayDep,
-    as_of: date | None = None,
+    as_of: Date | None = None,
     principal: Principal = require(*ALL_ROLES),
 ):
     """Overdue amount, days past due (from the oldest unpaid installment), bucket, NBC class and provision."""

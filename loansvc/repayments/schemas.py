@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
@@ -47,6 +48,11 @@ class RepaymentOut(OutModel):
     reversed: bool
     reversal_reason: str | None = None
     allocations: list[AllocationOut]
+    prepaid_principal: DecimalStr = Field(
+        default=Decimal(0),
+        description="what the payment put on principal beyond the installments whose period had begun "
+        "(the rest of the schedule is then rebuilt by the product's prepayment rule)",
+    )
     loan_status: str
     outstanding_principal: DecimalStr
     recovered_amount: DecimalStr

@@ -17,10 +17,12 @@ from loansvc.db.models import Loan, Repayment
 from loansvc.db.query import page
 from loansvc.domain.errors import Conflict, InvalidInput, NotFound
 from loansvc.domain.money import round_money
+from loansvc.events import emit
 from loansvc.fields import Page
 from loansvc.lending import ledger, reads
 from loansvc.lending.access import check_collector, check_date, get_visible, snapshot
 from loansvc.lending.status import illegal_transition
+from loansvc.protection import collateral
 from loansvc.repayments import repository
 from loansvc.repayments.schemas import AllocationOut, RepaymentCreate, RepaymentOut, ReverseRequest
 
@@ -54,6 +56,20 @@ def record_checked(
     """Record a payment already checked for its amount, date and reference, with its history entry."""
     before = snapshot(loan)
     repayment = ledger.record_payment(session, loan, payment)
+    payment_recorded(session, principal, loan, repayment, payment, before)
+    return repayment
+
+
+def payment_recorded(
+    session: Session,
+    principal: Principal,
+    loan: Loan,
+    repayment: Repayment,
+    payment: ledger.PaymentIn,
+    before: dict,
+) -> None:
+    """What follows a recorded payment: its history entry, its events, and a closed loan's title
+    due for return (`before`: the loan's snapshot before the payment)."""
     audit(
         session,
         principal,
@@ -70,7 +86,29 @@ def record_checked(
             "batch": payment.batch,
         },
     )
-    return repayment
+    _emit_payment(session, loan, repayment, "repayment.recorded")
+    if before["status"] != "closed" and loan.status == "closed":
+        emit(
+            session,
+            "loan.closed",
+            loan.lender_id,
+            {"loan_id": loan.id, "household_id": loan.household_id, "closed_on": loan.closed_on},
+        )
+        collateral.loan_closed(session, principal, loan)  # what it holds is due for return
+
+
+def _emit_payment(session: Session, loan: Loan, repayment: Repayment, type_: str, **extra) -> None:
+    data = {
+        "loan_id": loan.id,
+        "repayment_id": repayment.id,
+        "kind": repayment.kind,
+        "amount": str(round_money(repayment.amount, loan.currency)),
+        "currency": loan.currency,
+        "paid_on": repayment.paid_on,
+        "reference": repayment.reference,
+        "loan_status": loan.status,
+    }
+    emit(session, type_, loan.lender_id, data | extra)
 
 
 def record(
@@ -128,6 +166,9 @@ def reverse(
         before=before,
         after=snapshot(loan) | {"reason": body.reason},
     )
+    _emit_payment(session, loan, repayment, "repayment.reversed", reversed_on=reversed_on)
+    if before["status"] == "closed" and loan.status != "closed":
+        collateral.loan_reopened(session, principal, loan)  # what it holds is held again
     return repayment
 
 
@@ -159,7 +200,11 @@ def _outs(session: Session, loan: Loan, repayments: list[Repayment], today: date
                     penalty=round_money(a.penalty, q),
                 )
                 for a in allocations.get(r.id, [])
+                if a.number != 0
             ],
+            prepaid_principal=round_money(
+                sum((a.principal for a in allocations.get(r.id, []) if a.number == 0), Decimal(0)), q
+            ),
             loan_status=loan.status,
             outstanding_principal=figures.outstanding_principal,
             recovered_amount=figures.recovered_amount,

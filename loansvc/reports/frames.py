@@ -33,6 +33,7 @@ MONEY = (
     "recoveries",
     "average_gross_loan_portfolio",
     "loans_apr_above_cap_balance",
+    "restructured_balance",
 )
 PERCENTS = (
     ("par1_percent", "par1_balance", "gross_loan_portfolio"),
@@ -72,6 +73,7 @@ class Portfolio:
     converted: dict | None = None
     name_column: str | None = None  # "lender_name", "site_name", "product_name"; None by currency
     names: dict[str, str] = field(default_factory=dict)  # a group's id -> its name
+    overdue_title_returns: list = field(default_factory=list)  # per lender (protection.collateral)
 
 
 def group_of(report: Portfolio, key: str) -> dict[str, str]:
@@ -117,7 +119,7 @@ def figures_of(rows: Rows, months: list[str], policy: ArrearsPolicy = DEFAULT_AR
     people = {("group", r.group_key, r.currency): r.borrowers for r in by_group.itertuples()}
     people |= {("total", "", r.currency): r.borrowers for r in by_currency.itertuples()}
     loans = [r for r in rows.positions if r["part"] == "position"]
-    above_cap = ["apr_above_cap", "apr_above_cap_balance"]
+    above_cap = ["apr_above_cap", "apr_above_cap_balance", "restructured", "restructured_balance"]
     positions = _both(
         loans, ["currency", "bucket", "class", "loans", "principal", "par1", "par30", "par90", *above_cap]
     )
@@ -155,6 +157,8 @@ def figures_of(rows: Rows, months: list[str], policy: ArrearsPolicy = DEFAULT_AR
             "par90_balance": money(head.get("par90", zero)),
             "loans_apr_above_cap": int(head.get("apr_above_cap", 0)),
             "loans_apr_above_cap_balance": money(head.get("apr_above_cap_balance", zero)),
+            "restructured_loans": int(head.get("restructured", 0)),
+            "restructured_balance": money(head.get("restructured_balance", zero)),
             "aging": [
                 {
                     "bucket": b,
@@ -213,6 +217,7 @@ def converted_totals(totals: list[dict], khr_per_usd: Decimal, borrowers: int) -
         "converted_from": sorted(t["currency"] for t in usable),
         "active_loans": sum(t["active_loans"] for t in usable),
         "loans_apr_above_cap": sum(t["loans_apr_above_cap"] for t in usable),
+        "restructured_loans": sum(t["restructured_loans"] for t in usable),
         "borrowers": borrowers,
     }
     for name in MONEY:
@@ -254,6 +259,7 @@ def as_json(report: Portfolio) -> dict:
     }
     if report.converted is not None:
         body["converted_totals"] = report.converted
+    body["overdue_title_returns"] = report.overdue_title_returns
     return body
 
 
@@ -273,7 +279,9 @@ SCALARS = (
     "write_off_ratio_percent",
     "loan_loss_rate_percent",
     "loans_apr_above_cap",
-    *MONEY[12:],
+    MONEY[12],
+    "restructured_loans",
+    *MONEY[13:],
 )
 
 

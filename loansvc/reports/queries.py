@@ -35,7 +35,7 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from loansvc.db.base import Money
 from loansvc.db.models import (
@@ -161,6 +161,30 @@ def _later(column, amount, when, day: date):
     )
 
 
+def _on_watch(day: date, policy: ArrearsPolicy):
+    """A restructured loan is on watch until its last `restructured_watch_installments` installments
+    of the new schedule due by `day` were all paid by their due dates (the figures' `on_watch`)."""
+    def new(row):
+        return and_(
+            row.loan_id == Loan.id,
+            row.version == Loan.schedule_version,
+            row.number >= Loan.restructured_from_number,
+            row.total > ZERO,
+        )
+
+    late_row, paid_row = aliased(SI), aliased(SI)
+    late = or_(late_row.fully_paid_on.is_(None), late_row.fully_paid_on > late_row.due_date)
+    last_late = select(func.max(late_row.number)).where(new(late_row), late_row.due_date < day, late)
+    on_time = (
+        select(func.count())
+        .select_from(paid_row)
+        .where(new(paid_row), paid_row.due_date <= day, paid_row.fully_paid_on <= paid_row.due_date)
+        .where(paid_row.number > func.coalesce(last_late.scalar_subquery(), 0))
+        .scalar_subquery()
+    )
+    return on_time < policy.restructured_watch_installments
+
+
 def positions(scope: Scope, *, detail: bool = False) -> Select:
     """One row per loan active at as_of: outstanding principal, oldest late due date, bucket,
     class and PAR balances (detail adds the household, site and lender, for the visit list)."""
@@ -198,8 +222,14 @@ def positions(scope: Scope, *, detail: bool = False) -> Select:
         else_=_grade(oldest, policy.long_term_bounds, day),
     )
 
-    def par(days: int):  # SEEP: the whole outstanding principal of a loan more than `days` late
-        return case((oldest < _days_before(day, days), outstanding), else_=ZERO)
+    restructured = and_(Loan.restructured_on.is_not(None), Loan.restructured_on <= day)
+
+    def par(days: int):
+        # SEEP: the whole outstanding principal of a loan more than `days` late, and of every
+        # restructured loan (restructuring must not take a loan out of the portfolio at risk)
+        return case((or_(oldest < _days_before(day, days), restructured), outstanding), else_=ZERO)
+
+    grade = case((and_(restructured, grade == CLASSES[0], _on_watch(day, policy)), CLASSES[1]), else_=grade)
 
     above_cap = _apr_above_cap(scope.rate_cap_percent)
 
@@ -217,6 +247,8 @@ def positions(scope: Scope, *, detail: bool = False) -> Select:
         par(90).label("par90"),
         case((above_cap, 1), else_=0).label("apr_above_cap"),
         case((above_cap, outstanding), else_=ZERO).label("apr_above_cap_balance"),
+        case((restructured, 1), else_=0).label("restructured"),
+        case((restructured, outstanding), else_=ZERO).label("restructured_balance"),
     ]
     query = select(*columns).select_from(Loan)
     query = query.outerjoin(later_tranches, later_tranches.c.loan_id == Loan.id)
@@ -251,12 +283,15 @@ def position_rows(
     sums += [
         func.sum(loans.c.apr_above_cap).label("apr_above_cap"),
         _money(func.sum(loans.c.apr_above_cap_balance)).label("apr_above_cap_balance"),
+        func.sum(loans.c.restructured).label("restructured"),
+        _money(func.sum(loans.c.restructured_balance)).label("restructured_balance"),
     ]
     loans_per_dim = select(*dims, func.count().label("loans"), *sums, null().label("borrowers"))
     parts = [loans_per_dim.add_columns(literal("position").label("part")).group_by(*dims)]
     households = func.count(func.distinct(loans.c.household_id)).label("borrowers")
     blanks = [null().label(c) for c in ("bucket", "class", "loans", "principal", "par1", "par30", "par90")]
     blanks += [null().label("apr_above_cap"), null().label("apr_above_cap_balance")]
+    blanks += [null().label("restructured"), null().label("restructured_balance")]
 
     def people(part: str, by_group: bool, by_currency: bool) -> Select:
         group = key if by_group else [null().label("group_key")] * len(key)

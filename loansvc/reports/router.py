@@ -4,7 +4,6 @@ and the charts (PNG)."""
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -12,7 +11,7 @@ from fastapi.responses import Response
 
 from loansvc.auth.principal import Principal
 from loansvc.domain.errors import InvalidInput
-from loansvc.fields import Currency, Page
+from loansvc.fields import Currency, Date, DecimalStr, Page
 from loansvc.reports import frames, service, workbook
 from loansvc.reports.schemas import DelinquentLoanOut, GroupBy, PortfolioOut, ReportFormat
 from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, SettingsDep, TodayDep, require
@@ -22,7 +21,7 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
 CSV = "text/csv; charset=utf-8"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PNG = {200: {"content": {"image/png": {}}, "description": "a PNG image"}}
-AsOf = Annotated[date | None, Query(description="the report date (default: today); never in the future")]
+AsOf = Annotated[Date | None, Query(description="the report date (default: today); never in the future")]
 ChartCurrency = Annotated[
     Currency | None, Query(description="default: the currency with the most active loans at as_of")
 ]
@@ -60,7 +59,7 @@ def portfolio(
     group_by: GroupBy = "lender",
     format: ReportFormat = "json",
     khr_per_usd: Annotated[
-        Decimal | None, Query(gt=0, le=1_000_000, description="when given, adds USD+KHR totals in USD")
+        DecimalStr | None, Query(ge=1, le=1_000_000, description="when given, adds USD+KHR totals in USD")
     ] = None,
     principal: Principal = require(*ALL_ROLES),
 ):
@@ -104,7 +103,13 @@ def portfolio(
     percentages as percent cells (the fraction, 0.2024, shown 20.24%), as_of and the months as
     dates, and columns as wide as their contents."""
     report = service.portfolio(
-        session, principal, as_of, group_by, khr_per_usd, rate_cap_percent=settings.rate_cap_percent
+        session,
+        principal,
+        as_of,
+        group_by,
+        khr_per_usd,
+        rate_cap_percent=settings.rate_cap_percent,
+        title_return_days=settings.title_return_days,
     )
     name = f"portfolio-{report.as_of.isoformat()}-by-{group_by}"
     if format == "csv":

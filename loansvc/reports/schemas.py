@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from loansvc.fields import DecimalStr
+from loansvc.protection.contacts_schemas import LastContactOut, PromiseOut
+from loansvc.protection.custody_schemas import HeldCollateralOut, OverdueTitlesOut
 
 Bucket = Literal["current", "1-30", "31-60", "61-90", "91-180", "181-365", "365+"]
 LoanClass = Literal["normal", "special_mention", "substandard", "doubtful", "loss"]
@@ -52,6 +54,12 @@ class Figures(BaseModel):
         " (LOANSVC_RATE_CAP_PERCENT): approved only with a written acknowledgement"
     )
     loans_apr_above_cap_balance: DecimalStr = Field(description="their outstanding principal")
+    restructured_loans: int = Field(
+        default=0,
+        description="active loans restructured at least once; counted in PAR whatever their days past due "
+        "(SEEP), and at least special_mention until they pay 3 installments on time in a row",
+    )
+    restructured_balance: DecimalStr = Field(default=0, description="their outstanding principal")
     aging: list[AgingOut]
     classification: list[ClassOut]
     collected: DecimalStr = Field(description="payments received in the month before as_of (not reversed)")
@@ -99,6 +107,11 @@ class PortfolioOut(BaseModel):
     converted_totals: ConvertedFigures | None = Field(
         default=None, description="only when khr_per_usd is given: USD and KHR totals in USD"
     )
+    overdue_title_returns: list[OverdueTitlesOut] = Field(
+        default_factory=list,
+        description="per lender, land titles still held at as_of more than LOANSVC_TITLE_RETURN_DAYS after"
+        " their loan closed (lenders with none are not listed)",
+    )
 
 
 class DelinquentLoanOut(BaseModel):
@@ -117,5 +130,10 @@ class DelinquentLoanOut(BaseModel):
     outstanding_principal: DecimalStr
     bucket: Bucket
     loan_class: LoanClass = Field(alias="class")
+    collateral_held: list[HeldCollateralOut] = Field(default_factory=list, description="held at as_of")
+    last_contact: LastContactOut | None = Field(default=None, description="the latest made by as_of")
+    latest_promise: PromiseOut | None = Field(
+        default=None, description="the latest promise made by as_of, its state as of as_of"
+    )
 
     model_config = ConfigDict(populate_by_name=True)

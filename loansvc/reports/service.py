@@ -25,10 +25,12 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from loansvc.auth.principal import Principal
+from loansvc.domain.custody import DEFAULT_TITLE_RETURN_DAYS
 from loansvc.fields import Page
 from loansvc.lending import reads
 from loansvc.lending import repository as lending_repository
-from loansvc.reports import charts, frames, queries
+from loansvc.protection import collateral
+from loansvc.reports import charts, collections, frames, queries
 from loansvc.reports.frames import Portfolio, Rows
 from loansvc.reports.queries import GROUP_KEYS, GROUP_NAMES, Scope
 from loansvc.reports.schemas import DelinquentLoanOut
@@ -88,8 +90,10 @@ def portfolio(
     khr_per_usd: Decimal | None = None,
     *,
     rate_cap_percent: Decimal,
+    title_return_days: int = DEFAULT_TITLE_RETURN_DAYS,
 ) -> Portfolio:
-    """`rate_cap_percent`: the legal cap (settings), for the loans counted as above it."""
+    """`rate_cap_percent`: the legal cap (settings), for the loans counted as above it;
+    `title_return_days` (settings): when a closed loan's land title is overdue."""
     scope = Scope(
         as_of=as_of, group_by=group_by, lender_id=principal.lender_scope, rate_cap_percent=rate_cap_percent
     )
@@ -113,6 +117,7 @@ def portfolio(
     report = Portfolio(as_of, group_by, GROUP_KEYS[group_by], months, totals, groups)
     report.name_column = GROUP_NAMES.get(group_by)
     report.names = queries.group_names(session, group_by, [g["key"] for g in groups])
+    report.overdue_title_returns = collateral.overdue_titles(session, principal, as_of, title_return_days)
     if khr_per_usd is not None:
         borrowers = sum(r["borrowers"] for r in rows.positions if r["part"] == "all_borrowers")
         report.converted = frames.converted_totals(totals, khr_per_usd, borrowers)
@@ -127,6 +132,7 @@ def delinquent_loans(
     rows, total = queries.delinquent_rows(session, scope, min_days, limit, offset)
     loans = lending_repository.loans_by_ids(session, [r["loan_id"] for r in rows])
     figures = reads.figures_for(session, list(loans.values()), as_of, today)
+    follow_up = collections.follow_up_of(session, principal, loans, as_of)
     items = []
     for r in rows:
         if principal.role == "finance_lead":
@@ -149,6 +155,7 @@ def delinquent_loans(
                 outstanding_principal=f.outstanding_principal,
                 bucket=f.arrears.bucket,
                 loan_class=f.arrears.classification,
+                **follow_up[r["loan_id"]],
             )
         )
     return Page[DelinquentLoanOut](items=items, total=total, limit=limit, offset=offset)

@@ -26,7 +26,7 @@ from loansvc.domain.money import minor_unit
 from loansvc.reports.frames import MONEY, Portfolio, long_frame, summary_frame
 
 MONEY_COLUMNS = frozenset((*MONEY, "principal", "provision", "amount"))
-COUNT_COLUMNS = frozenset(("active_loans", "borrowers", "loans", "loans_apr_above_cap"))
+COUNT_COLUMNS = frozenset(("active_loans", "borrowers", "loans", "loans_apr_above_cap", "restructured_loans"))
 PERCENT_FORMAT, COUNT_FORMAT, DATE_FORMAT, MONTH_FORMAT = "0.00%", "#,##0", "yyyy-mm-dd", "yyyy-mm"
 MAX_WIDTH = 60
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, PlainSerializer, model_validator
 
@@ -150,6 +151,9 @@ class CompareResponse(OutModel):
 
 
 class CashFlowIn(StrictModel):
+    # the APR of any cash flows, Regulation Z's own 1978 worked examples included
+    earliest_date: ClassVar[dt.date] = dt.date(1900, 1, 1)
+
     date: date
     amount: PositiveAmount
 

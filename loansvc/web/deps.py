@@ -17,10 +17,17 @@ from loansvc.config import Settings
 from loansvc.domain.errors import InvalidInput
 from loansvc.web.problems import Forbidden, Unauthorized
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 def get_session(request: Request) -> Iterator[Session]:
-    """Commit when the endpoint returns, roll back when it raises: the request is the transaction."""
-    session: Session = request.app.state.db.session_factory()
+    """Commit when the endpoint returns, roll back when it raises: the request is the transaction.
+    A request that may write (any method but GET, HEAD, OPTIONS) takes SQLite's write lock when its
+    transaction begins (at its first statement, after authentication), so writers queue."""
+    db = request.app.state.db
+    writes = request.method not in SAFE_METHODS
+    factory = getattr(db, "write_session_factory", db.session_factory) if writes else db.session_factory
+    session: Session = factory()
     try:
         yield session
         session.commit()

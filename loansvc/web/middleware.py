@@ -1,7 +1,7 @@
 """ASGI middleware: a cap on request bodies, and one structured log line per request.
 
 Log lines carry a request id, method, route, status, duration and the caller's role: never
-names, phones or keys.
+names, phones, keys or query strings. A crash is one more line: its type, where, and the request id.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from loansvc.web.failures import log_crash
 from loansvc.web.problems import problem_response
 
 log = logging.getLogger("loansvc.requests")
@@ -116,9 +117,12 @@ class RequestLogMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
-            # The crash handler answers outside this middleware, where the request id would be lost:
-            # answer here, then re-raise so the error is still logged (its own answer is then skipped).
+        except Exception as exc:
+            # A crash is answered and logged here, with the request id, as one line: its type and
+            # where it happened, never its text (a database error quotes the values it refused).
+            # It is not re-raised: the server would log it again with a full traceback, and close
+            # the client's connection.
+            log_crash(exc, request_id, scope["path"])
             if not started:
                 response = problem_response(
                     None,
@@ -128,7 +132,6 @@ class RequestLogMiddleware:
                     instance=scope["path"],
                 )
                 await response(scope, receive, send_with_id)
-            raise
         finally:
             if log.isEnabledFor(logging.INFO):
                 route = scope.get("route")

@@ -1,6 +1,9 @@
-"""RFC 9457 problem details for every error: domain errors, validation, HTTP errors and crashes.
+"""RFC 9457 problem details for every error: domain errors, validation, HTTP errors, database
+refusals (mapped in `web/failures.py`) and crashes, and the problem responses of the OpenAPI
+document.
 
-One place maps each error class to its HTTP status. No stack trace ever reaches a client.
+One place maps each error class to its HTTP status. No stack trace ever reaches a client, and no
+log line carries an error's text: a crash is logged as its type, where and the request id.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from loansvc.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from loansvc.web.failures import database_answer, log_crash
 
 log = logging.getLogger("loansvc.errors")
 
@@ -157,24 +162,97 @@ def install(app: FastAPI) -> None:
             detail = f"{request.method} is not allowed on {request.url.path}"
         return problem_response(request, exc.status_code, code, detail, headers=getattr(exc, "headers", None))
 
+    @app.exception_handler(sa_exc.SQLAlchemyError)
+    async def _database(request: Request, exc: sa_exc.SQLAlchemyError):
+        answer = database_answer(exc)
+        if answer is None:
+            raise exc  # a crash: RequestLogMiddleware logs it (type and request id) and answers 500
+        return problem_response(
+            request, answer.status, answer.code, answer.detail, headers=answer.headers, **answer.extra
+        )
+
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception):
-        log.exception("unhandled error", extra={"path": request.url.path})
+        # reached only when no middleware answered first; the text of the error is never logged
+        log_crash(exc, getattr(request.state, "request_id", None), request.url.path)
         return problem_response(
             request, 500, "INTERNAL_ERROR", "an unexpected error occurred; it has been logged"
         )
 
+    document_problems(app)
+
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries for the problem details an endpoint can return."""
-    out: dict[int | str, dict[str, Any]] = {}
-    for status in statuses:
-        out[status] = {
-            "model": Problem,
-            "description": HTTPStatus(status).phrase,
-            "content": {PROBLEM_MEDIA_TYPE: {}},
-        }
-    return out
+    return {status: _problem_entry(status) for status in statuses}
 
 
 AUTH_ERRORS = (401, 403)
+
+
+# The problems any operation can answer, whatever its own `responses=` list: the HTTP edge refuses
+# a URL with NUL (400) or a malformed body (400), a missing key (401) or a role (403), unknown query
+# parameters and invalid fields (422), and sheds load (503); a path with ids can be 404, a write
+# can meet a race (409) or an oversized body (413).
+_EVERY_OPERATION = (400, 422, 503)
+_AUTHENTICATED = (401, 403)
+_WRITES = (409, 413)
+_WITH_PATH_IDS = (404,)
+
+
+def _problem_media() -> dict[str, Any]:
+    return {"schema": {"$ref": "#/components/schemas/Problem"}}
+
+
+def _problem_entry(status: int) -> dict[str, Any]:
+    return {"description": HTTPStatus(status).phrase, "content": {PROBLEM_MEDIA_TYPE: _problem_media()}}
+
+
+def _is_problem(entry: dict[str, Any]) -> bool:
+    content = entry.get("content") or {}
+    refs = {str((media.get("schema") or {}).get("$ref", "")) for media in content.values()}
+    return PROBLEM_MEDIA_TYPE in content or any(
+        ref.endswith(("/Problem", "/HTTPValidationError")) for ref in refs
+    )
+
+
+def document_problems(app: FastAPI) -> None:
+    """Add to the OpenAPI document the problem responses each operation can return."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        if "Problem" not in components:
+            components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, definition in components["Problem"].pop("$defs", {}).items():
+                components.setdefault(name, definition)
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                statuses = list(_EVERY_OPERATION)
+                if path.startswith("/v1/"):
+                    statuses += _AUTHENTICATED
+                if method in ("post", "put", "patch", "delete"):
+                    statuses += _WRITES
+                if "{" in path:
+                    statuses += _WITH_PATH_IDS
+                documented = operation.setdefault("responses", {})
+                for entry in documented.values():
+                    if _is_problem(entry):  # one media type, the one sent, with the Problem schema
+                        given = (entry.get("content") or {}).get(PROBLEM_MEDIA_TYPE) or {}
+                        media = given if given.get("schema") else _problem_media()
+                        entry["content"] = {PROBLEM_MEDIA_TYPE: media}
+                for status in statuses:
+                    documented.setdefault(str(status), _problem_entry(status))
+                if "503" in documented and path.startswith("/v1/"):
+                    documented["503"].setdefault("headers", {})["Retry-After"] = {
+                        "description": "seconds to wait before trying again",
+                        "schema": {"type": "integer"},
+                    }
+                operation["responses"] = dict(sorted(documented.items()))
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

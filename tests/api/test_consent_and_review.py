@@ -342,8 +342,11 @@ def test_an_application_without_consent_is_refused_whoever_submits_it(client, wo
     # the family consented to the materials bank only: that says nothing for the MFI
     _record_consent(client, world["officer_1"], family["id"], world["bank"]["id"], MONDAY)
     before = db_state()
+    # the MFI's key may not see the family: it is told what an id that does not exist tells it
+    body = application(family["id"], world["cash_product"]["id"], "1000", 12, with_consent=False)
+    response = client.post("/v1/loans", headers=world["partner_1"], json=body)
+    assert_problem(response, 422, "UNKNOWN_HOUSEHOLD")
     for headers, product in (
-        (world["partner_1"], world["cash_product"]),
         (world["officer_1"], world["cash_product"]),  # an NGO officer filing for the MFI
         (world["admin"], world["cash_product"]),
     ):
@@ -513,7 +516,8 @@ def test_a_withdrawn_consent_hides_the_household_from_the_lender_but_not_its_loa
     assert db_state() != before
     before = db_state()
     body = application(family["id"], world["cash_product"]["id"], "1000", 12, with_consent=False)
-    assert_problem(client.post("/v1/loans", headers=partner, json=body), 422, "CONSENT_REQUIRED")
+    # (the household is hidden from the MFI again: the answer an unknown id gets)
+    assert_problem(client.post("/v1/loans", headers=partner, json=body), 422, "UNKNOWN_HOUSEHOLD")
     assert db_state() == before
 
 

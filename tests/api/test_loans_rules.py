@@ -20,6 +20,7 @@ from tests.api.lending import (
     approve,
     business_day,
     cash_product,
+    consent,
     inspect,
     installments,
     lending_world,
@@ -466,6 +467,7 @@ def test_the_products_limits_are_enforced(client, world, db_state, change, code,
         "amount": "1000",
         "term": 12,
         "purpose": "core house",
+        "consent": consent(),  # the MFI sees the family through the consent it brings
         **change,
     }
     before = db_state()

@@ -119,19 +119,32 @@ def test_paying_everything_closes_the_loan_and_more_is_refused(client, loan, mon
     partner = world["partner_1"]
     set_day(monkeypatch, date(2026, 3, 1))
     schedule = client.get(f"/v1/loans/{loan_id}/schedule", headers=partner).json()["installments"]
-    everything = sum(Decimal(i["total"]) for i in schedule)
+    # Everything owed on Feb 10: the installments whose period has begun (up to the first due on
+    # or after Feb 10), in full, and the principal of the later ones; never their interest.
+    on = "2026-02-10"
+    current = next(k for k, i in enumerate(schedule) if i["due_date"] >= on)
+    begun, later = schedule[: current + 1], schedule[current + 1 :]
+    everything = sum(Decimal(i["total"]) for i in begun) + sum(Decimal(i["principal"]) for i in later)
+    quote = client.get(f"/v1/loans/{loan_id}/payoff", headers=partner, params={"on": on}).json()
+    assert Decimal(quote["amount"]) == everything
 
     before = db_state()
     too_much = pay(client, partner, loan_id, str(everything + Decimal("0.01")), date(2026, 2, 10), "R-big")
     assert_problem(too_much, 409, "OVERPAYMENT")
+    # the whole schedule, future interest included, is more than the loan owes
+    whole = sum(Decimal(i["total"]) for i in schedule)
+    assert whole > everything
+    whole_paid = pay(client, partner, loan_id, str(whole), date(2026, 2, 10), "R-whole")
+    assert_problem(whole_paid, 409, "OVERPAYMENT")
     assert db_state() == before
 
-    # A payment ahead of schedule pays the future installments: everything at once closes the loan.
+    # Everything at once closes the loan: the current installment, then the rest on principal.
     paid = pay(client, partner, loan_id, str(everything), date(2026, 2, 10), "R-all")
     assert paid.status_code == 201, paid.text
     assert paid.json()["loan_status"] == "closed"
     assert paid.json()["outstanding_principal"] == "0.00"
-    assert [a["number"] for a in paid.json()["allocations"]] == list(range(1, 13))
+    assert [a["number"] for a in paid.json()["allocations"]] == list(range(1, current + 2))
+    assert Decimal(paid.json()["prepaid_principal"]) == sum(Decimal(i["principal"]) for i in later)
     again = pay(client, partner, loan_id, "1.00", date(2026, 2, 11), "R-after")
     assert_problem(again, 409, "ILLEGAL_TRANSITION")
 

@@ -2,6 +2,8 @@
 
 from loansvc.db.models.affordability import Assessment, HousingModel, Material, Policy
 from loansvc.db.models.auth import ApiKey
+from loansvc.db.models.custody import Collateral
+from loansvc.db.models.follow_up import CollectionContact, Complaint
 from loansvc.db.models.lending import (
     AuditEntry,
     Disbursement,
@@ -11,6 +13,17 @@ from loansvc.db.models.lending import (
     Loan,
     ScheduledInstallment,
     StockMovement,
+)
+from loansvc.db.models.notify import (
+    EventOutbox,
+    HouseholdReminderOptOut,
+    LoanArrearsMark,
+    ReminderMessage,
+    ReminderRule,
+    ReminderRun,
+    Webhook,
+    WebhookAttempt,
+    WebhookDelivery,
 )
 from loansvc.db.models.protection import Consent, LoanReview
 from loansvc.db.models.registry import (
@@ -24,33 +37,49 @@ from loansvc.db.models.registry import (
     Site,
 )
 from loansvc.db.models.repayments import Repayment, RepaymentAllocation, RepaymentReversal, WriteOff
+from loansvc.db.models.restructuring import Holiday, Restructure, ScheduleVersion
 
 __all__ = [
     "ApiKey",
     "Assessment",
     "AuditEntry",
+    "Collateral",
+    "CollectionContact",
+    "Complaint",
     "Consent",
     "Disbursement",
     "DisbursementLine",
+    "EventOutbox",
+    "Holiday",
     "Household",
     "HouseholdDebt",
     "HouseholdExpense",
     "HouseholdIncome",
     "HouseholdLender",
+    "HouseholdReminderOptOut",
     "HousingModel",
     "IdempotencyRecord",
     "Inspection",
     "Lender",
     "Loan",
+    "LoanArrearsMark",
     "LoanReview",
     "Material",
     "Policy",
     "Product",
+    "ReminderMessage",
+    "ReminderRule",
+    "ReminderRun",
     "Repayment",
     "RepaymentAllocation",
     "RepaymentReversal",
+    "Restructure",
+    "ScheduleVersion",
     "ScheduledInstallment",
     "Site",
     "StockMovement",
+    "Webhook",
+    "WebhookAttempt",
+    "WebhookDelivery",
     "WriteOff",
 ]

@@ -85,6 +85,10 @@ class Loan(IdMixin, TimestampMixin, Base):
     # from the frozen terms, for the short- or long-term classification in SQL
     periods_per_year: Mapped[int | None] = mapped_column(Integer)
     # the application's own fee-inclusive true cost (its amount, term and fees), in percent
+    # restructuring: how many times, the last one's date and the first installment it rewrote
+    restructure_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    restructured_on: Mapped[date | None] = mapped_column(Date)
+    restructured_from_number: Mapped[int | None] = mapped_column(Integer)
     apr_percent: Mapped[Decimal | None] = mapped_column(Rate())
     eir_percent: Mapped[Decimal | None] = mapped_column(Rate())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -32,6 +32,7 @@ from loansvc.db.models.enums import (
 )
 
 if TYPE_CHECKING:
+    from loansvc.db.models.custody import Collateral
     from loansvc.db.models.protection import Consent
 
 
@@ -42,6 +43,8 @@ class Lender(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(20))
     default_currency: Mapped[str] = mapped_column(String(3))
+    # weekdays the lender does not collect on (0 = Monday ... 6 = Sunday); due dates move off them
+    non_working_weekdays: Mapped[list[int]] = mapped_column(JSON, default=list)
 
 
 class Product(IdMixin, TimestampMixin, Base):
@@ -85,6 +88,10 @@ class Product(IdMixin, TimestampMixin, Base):
         JSON, default=lambda: ["penalty", "fees", "interest", "principal"]
     )
     prepayment: Mapped[str] = mapped_column(String(30), default="reduce_term", server_default="reduce_term")
+    # a due date on a holiday or a non-working day: same_day | next_working_day | previous_working_day
+    holiday_rule: Mapped[str] = mapped_column(
+        String(30), default="next_working_day", server_default="next_working_day"
+    )
     allow_credit_balance: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     late_fee: Mapped[Decimal | None] = mapped_column(Money())
     late_fee_after_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -133,6 +140,8 @@ class Household(IdMixin, TimestampMixin, Base):
     idpoor_level: Mapped[int] = mapped_column(Integer, default=0)
     vulnerabilities: Mapped[list[str]] = mapped_column(JSON, default=list)
     temporary_shelter: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the language reminders are written in: km | en
+    language: Mapped[str] = mapped_column(String(5), default="km", server_default="km")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     incomes: Mapped[list[HouseholdIncome]] = relationship(
@@ -148,6 +157,13 @@ class Household(IdMixin, TimestampMixin, Base):
     # loads its own lender's only (loansvc.lending.households.with_consents)
     consents: Mapped[list[Consent]] = relationship(
         lazy="raise", viewonly=True, order_by="(Consent.given_on, Consent.created_at, Consent.id)"
+    )
+    # read only: what lenders hold for its loans and have not released (loansvc.protection.collateral)
+    collateral_held: Mapped[list[Collateral]] = relationship(
+        lazy="raise",
+        viewonly=True,
+        primaryjoin="and_(Collateral.household_id == Household.id, Collateral.released_on.is_(None))",
+        order_by="(Collateral.received_on, Collateral.id)",
     )
 
     def __init__(self, **kwargs: Any) -> None:

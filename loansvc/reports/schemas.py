@@ -4,6 +4,7 @@ decimals (null when there is nothing to divide by)."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -59,7 +60,7 @@ class Figures(BaseModel):
         description="active loans restructured at least once; counted in PAR whatever their days past due "
         "(SEEP), and at least special_mention until they pay 3 installments on time in a row",
     )
-    restructured_balance: DecimalStr = Field(default=0, description="their outstanding principal")
+    restructured_balance: DecimalStr = Field(default=Decimal(0), description="their outstanding principal")
     aging: list[AgingOut]
     classification: list[ClassOut]
     collected: DecimalStr = Field(description="payments received in the month before as_of (not reversed)")

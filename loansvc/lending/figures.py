@@ -245,7 +245,10 @@ def loan_figures(
         principal_paid=principal_paid,
         written_off_principal=written_off_principal,
         outstanding_principal=outstanding,
-        total_paid=paid_now + credit,
+        # prepaid principal sits on no installment: what principal paid has beyond theirs
+        total_paid=paid_now
+        + credit
+        + max(principal_paid - sum((v.paid_principal for v in views), ZERO), ZERO),
         credit_balance=credit + ahead,
         recovered_amount=round_money((loan.recovered_amount or ZERO) - later.recovered, currency),
         installments=views,

@@ -194,7 +194,9 @@ def plan(
         (max(late_fee_as_of(r, terms, effective_on), r.penalty) - r.paid_penalty for r in earlier), ZERO
     )
     flows = [CashFlow(i.due_date, i.total) for i in rest.installments if i.total > 0]
-    result = actuarial_rate([CashFlow(effective_on, outstanding)], flows, unit_period_for(terms.frequency))
+    # priced on everything the family owes at effective_on (the arrears carried in are owed anyway)
+    owed = outstanding + arrears_interest + arrears_fees
+    result = actuarial_rate([CashFlow(effective_on, owed)], flows, unit_period_for(terms.frequency))
     new_level = rest.installment_amount
     return Plan(
         cut=cut,

@@ -83,7 +83,6 @@ _refs = itertools.count(1)
 # file (a strict xfail): while one is listed, the property accepts its known wrong answer too. Once
 # a reproduction passes (its xfail then fails the run), remove its line here and its marker there.
 KNOWN_BUGS = {
-    "total_paid misses prepaid principal",
     "interest on a later tranche before it",
 }
 
@@ -1096,11 +1095,6 @@ def _pay(client, headers, loan_id: str, amount: str, on: date, monkeypatch) -> d
     return response.json()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (KNOWN_BUGS): total_paid sums the installments' paid parts and the credit, not the "
-    "prepaid principal (lending/figures.py loan_figures)",
-)
 def test_total_paid_counts_prepaid_principal(client, session, admin, officer, monkeypatch):
     p1, _, loan_id = _cash_loan(client, session, admin, officer, monkeypatch, "1200", "1200")
     # PMT(1,200, 1.5 %, 12) = 1200 x 0.015 / (1 - 1.015^-12) = 110.0159.. -> 110.02; installment 1:

@@ -196,6 +196,9 @@ def test_two_overdue_installments_capitalised(client, story, monkeypatch):
     }
     r = client.post(f"/v1/loans/{loan_id}/restructures", headers=world["partner_1"], json=body).json()
     assert r["preview"]["capitalised"] == str(overdue_interest)
+    # what remains is priced on everything owed (B8 + the overdue interest): at least the contract's
+    # 18 % (a full month's interest falls due on Dec 5, 15 days after effective_on)
+    assert Decimal(r["preview"]["apr_percent"]) >= 18
     assert Decimal(r["preview"]["new_installment"]) == pmt(balance, 26)
     assert parts(r["preview"]["installments"]) == [
         (10 + j, due(10 + j).isoformat(), p, i, t) for j, (p, i, t, _) in enumerate(expected, 1)

@@ -162,8 +162,8 @@ def _api_routes(app) -> list[tuple[str, str]]:
         contexts = [(rc.original_route, rc.path, rc.methods) for rc in iter_route_contexts(app.routes)]
     found = []
     for route, path, methods in contexts:
-        if not isinstance(route, APIRoute) or path in OPEN_PATHS:
-            continue
+        if not isinstance(route, APIRoute) or path in OPEN_PATHS or path == "/" or path.startswith("/ui/"):
+            continue  # the pages (/ui/) sign in with a session cookie, not an API key
         found.extend((method, path) for method in methods if method != "HEAD")
     return found
 

@@ -61,7 +61,9 @@ class RestructurePreview(OutModel):
     new_installment: DecimalStr | None
     old_remaining_cost: DecimalStr = Field(description="interest and fees still to pay from effective_on")
     new_remaining_cost: DecimalStr
-    apr_percent: DecimalStr = Field(description="of what remains: everything owed at effective_on, repaid by the new installments")
+    apr_percent: DecimalStr = Field(
+        description="of what remains: everything owed at effective_on, repaid by the new installments"
+    )
     eir_percent: DecimalStr
     total_term: int = Field(description="installments counted from the first due date")
 

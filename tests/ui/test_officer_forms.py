@@ -26,9 +26,7 @@ def _token(html: str) -> str:
 def _sign_in(client, headers: dict) -> str:
     """Sign the client's session in with this key; the session's CSRF token."""
     key = headers["Authorization"].removeprefix("Bearer ")
-    done = client.post(
-        "/ui/login", data={"csrf_token": _token(client.get("/ui/login").text), "api_key": key}
-    )
+    done = client.post("/ui/login", data={"csrf_token": _token(client.get("/ui/login").text), "api_key": key})
     assert done.status_code == 200, done.text  # followed to the first page
     return _token(done.text)
 
@@ -105,9 +103,9 @@ def test_an_assessment_recorded_from_the_page_is_on_the_household_file(client, w
     }
     done = client.post(f"/ui/households/{household['id']}/affordability", data=form, follow_redirects=False)
     assert done.status_code == 303
-    stored = client.get(
-        f"/v1/households/{household['id']}/assessments", headers=world["officer_1"]
-    ).json()["items"]
+    stored = client.get(f"/v1/households/{household['id']}/assessments", headers=world["officer_1"]).json()[
+        "items"
+    ]
     assert len(stored) == 1
     assert done.headers["location"] == f"/ui/households/{household['id']}#assessment-{stored[0]['id']}"
     assert stored[0]["product_id"] == product["id"] and stored[0]["result"]["currency"] == "USD"

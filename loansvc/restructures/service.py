@@ -87,6 +87,13 @@ def _preview_json(p: Plan, currency: str) -> dict:
     }
 
 
+def _last_movement(session: Session, loan) -> date:
+    """The loan's latest dated movement: its last payment, last restructure or first disbursement.
+    A restructure or a payoff quote cannot be dated before it."""
+    last_paid = lending_repository.last_paid_on(session, loan.id)
+    return max(d for d in (last_paid, loan.restructured_on, loan.first_disbursed_on) if d is not None)
+
+
 def _check_active(loan, what: str) -> None:
     if loan.status != "active":
         raise illegal_transition(loan, f"a {loan.status} loan cannot be {what}; only an active loan can")
@@ -104,8 +111,7 @@ def request(
     check_collector(session, principal, loan)
     _check_active(loan, "restructured")
     effective_on = body.effective_on or today
-    last_paid = lending_repository.last_paid_on(session, loan.id)
-    not_before = max(d for d in (last_paid, loan.restructured_on, loan.first_disbursed_on) if d is not None)
+    not_before = _last_movement(session, loan)
     check_date(
         effective_on,
         today=today,
@@ -291,8 +297,7 @@ def payoff(session: Session, principal: Principal, loan_id: str, on: date | None
     loan = get_visible(session, principal, loan_id)
     _check_active(loan, "paid off")
     on = on or today
-    last_paid = lending_repository.last_paid_on(session, loan.id)
-    floor = max(d for d in (last_paid, loan.restructured_on, loan.first_disbursed_on) if d is not None)
+    floor = _last_movement(session, loan)
     if on < floor:
         raise InvalidInput(
             f"a payoff can be quoted from {floor} (the loan's last movement) on",

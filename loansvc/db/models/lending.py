@@ -27,8 +27,10 @@ class Loan(IdMixin, TimestampMixin, Base):
         CheckConstraint("term >= 1", name="term_positive"),
         CheckConstraint("disbursed_amount >= 0", name="disbursed_not_negative"),
         CheckConstraint(
-            "principal_repaid >= 0 AND principal_repaid <= disbursed_amount", name="repaid_within_disbursed"
+            "principal_repaid >= 0 AND principal_repaid <= disbursed_amount + capitalised_amount",
+            name="repaid_within_disbursed",
         ),
+        CheckConstraint("capitalised_amount >= 0", name="capitalised_not_negative"),
         CheckConstraint(
             "approved_amount IS NULL OR disbursed_amount <= approved_amount", name="disbursed_within_approval"
         ),
@@ -76,6 +78,8 @@ class Loan(IdMixin, TimestampMixin, Base):
     closed_on: Mapped[date | None] = mapped_column(Date)
     # running projection of the payments: principal repaid so far (for the gross loan portfolio)
     principal_repaid: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default="0")
+    # overdue interest and fees, or a payment holiday's interest, that a restructure made principal
+    capitalised_amount: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default="0")
     written_off_on: Mapped[date | None] = mapped_column(Date)
     written_off_principal: Mapped[Decimal | None] = mapped_column(Money())
     # the ledger's position, kept with every movement (see loansvc/lending/ledger.py)

@@ -26,6 +26,12 @@ reminders_app = typer.Typer(help="Reminders and arrears notices to households.",
 app.add_typer(reminders_app, name="reminders")
 webhooks_app = typer.Typer(help="Events to partners' webhooks.", no_args_is_help=True)
 app.add_typer(webhooks_app, name="webhooks")
+positions_app = typer.Typer(help="Per-loan positions the ledger keeps (for reports).", no_args_is_help=True)
+app.add_typer(positions_app, name="positions")
+snapshots_app = typer.Typer(
+    help="Month-end snapshots of the portfolio (the trends read them).", no_args_is_help=True
+)
+app.add_typer(snapshots_app, name="snapshots")
 
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
 
@@ -40,11 +46,19 @@ def _database():
 def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
-    workers: Annotated[int, typer.Option(min=1, max=64)] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, max=64, help="processes sharing the port (stateless: see docs/scaling.md)"),
+    ] = 1,
     reload: bool = False,
 ) -> None:
-    """Serve the API with uvicorn."""
+    """Serve the API with uvicorn: `--workers N` processes on one port, each with its own pool
+    (LOANSVC_DB_POOL_SIZE + LOANSVC_DB_MAX_OVERFLOW connections, and as many again to a read
+    replica); any number of such servers may run behind a load balancer."""
     import uvicorn
+
+    if reload and workers > 1:
+        raise typer.BadParameter("--reload runs one process: drop --workers", param_hint="--reload")
 
     uvicorn.run(
         "loansvc.main:create_app",
@@ -230,6 +244,7 @@ def reminders_run(
     each once, and send them through the gateway (for cron; two runs at once do no harm)."""
     from datetime import date
 
+    from loansvc.jobs import held
     from loansvc.notify import jobs
     from loansvc.web.clock import today
 
@@ -241,7 +256,13 @@ def reminders_run(
     if day is not None and day > today():
         typer.echo("error: --as-of cannot be in the future", err=True)
         raise typer.Exit(2)
-    result, sent = jobs.reminders_run(_database(), get_settings(), day, today())
+    db = _database()
+    # the run and its sending under one lock: a second machine's run at the same time does nothing
+    with held(db, "reminders-run") as mine:
+        if not mine:
+            typer.echo("another reminders run holds the lock; nothing done")
+            return
+        result, sent = jobs.reminders_run(db, get_settings(), day, today())
     if not result.ran:
         typer.echo(result.note)
         return
@@ -262,6 +283,81 @@ def webhooks_deliver() -> None:
         f"{counts['dispatched']} deliveries queued, {counts['delivered']} delivered, "
         f"{counts['retrying']} to retry, {counts['failed']} failed"
     )
+
+
+@snapshots_app.command("take")
+def snapshots_take(
+    month: Annotated[str, typer.Option("--month", help="YYYY-MM, a month that has ended")],
+    force: Annotated[bool, typer.Option("--force", help="replace the month's snapshot if taken")] = False,
+) -> None:
+    """Store the portfolio's positions at the month's end (idempotent; for cron after each month
+    end; two runs at once do no harm: the second does nothing)."""
+    from loansvc.domain.errors import DomainError
+    from loansvc.snapshots import service
+    from loansvc.web.clock import today
+
+    settings = get_settings()
+    try:
+        with _database().transaction() as session:
+            outcome = service.take(
+                session,
+                service.month_end_of(month),
+                today=today(),
+                rate_cap_percent=settings.rate_cap_percent,
+                force=force,
+            )
+    except DomainError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    end = outcome.month_end.isoformat()
+    typer.echo(
+        {
+            "taken": f"snapshot of {end} taken: {outcome.rows} rows",
+            "replaced": f"snapshot of {end} replaced: {outcome.rows} rows",
+            "already_taken": f"snapshot of {end} already taken; nothing done (--force replaces it)",
+            "locked": "another snapshots take holds the lock; nothing done",
+        }[outcome.status]
+    )
+
+
+@positions_app.command("refresh")
+def positions_refresh(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD; default today")] = None,
+) -> None:
+    """Recompute every active loan's stored position as of --as-of (what time moves: days past
+    due, bucket, class, overdue, next due), for cron, nightly; idempotent, and a second run at the
+    same time does nothing."""
+    from datetime import date
+
+    from loansvc.lending import positions
+    from loansvc.web.clock import today
+
+    try:
+        day = date.fromisoformat(as_of) if as_of else today()
+    except ValueError:
+        typer.echo("error: --as-of is a date, YYYY-MM-DD", err=True)
+        raise typer.Exit(2) from None
+    with _database().transaction() as session:
+        written = positions.refresh(session, day)
+    if written is None:
+        typer.echo("another positions refresh holds the lock; nothing done")
+        return
+    typer.echo(f"positions as of {day}: {written} loans updated")
+
+
+@positions_app.command("verify")
+def positions_verify() -> None:
+    """Recompute every loan's position from its history and print each difference (exit 1 if any)."""
+    from loansvc.lending import positions
+
+    with _database().transaction() as session:
+        differences = positions.verify(session)
+    for line in differences:
+        typer.echo(line)
+    if differences:
+        typer.echo(f"{len(differences)} differences", err=True)
+        raise typer.Exit(1)
+    typer.echo("every stored position matches its history")
 
 
 @app.command("purge-idempotency")

@@ -17,6 +17,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LOANSVC_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///./loansvc.db"
+    # a read replica (PostgreSQL hot standby) for the reports, charts and exports; None: the primary.
+    # Its transactions are read-only; what it shows lags the primary by the replication delay
+    # (docs/scaling.md). On SQLite it may name the same file.
+    read_database_url: str | None = None
     log_level: str = "INFO"
     # The official NBC rate was about 4,085-4,118 KHR per USD in late 2023.
     khr_per_usd: Decimal = Decimal("4100")
@@ -26,6 +30,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     default_page_limit: int = 50
     max_page_limit: int = 500
+    # a long list's `total` is exact when its filtered rows are at most this many; beyond, the count
+    # stops there (total null, total_is_exact false) unless the request asks `?count=true`
+    list_exact_count_limit: int = Field(default=10_000, ge=0, le=10_000_000)
     # Idempotency-Keys are kept at least this many days (`loansvc purge-idempotency` forgets older ones)
     idempotency_days: int = Field(default=30, ge=30)
     # a loan may be written off from this many days past due (two keys: one requests, one confirms)

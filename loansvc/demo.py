@@ -28,6 +28,7 @@ from loansvc.db.models import (
 from loansvc.db.session import Database
 from loansvc.demo_history import seed_history
 from loansvc.domain.text import search_text
+from loansvc.lending import positions
 from loansvc.web.clock import Clock
 
 SEED = 20260101
@@ -356,4 +357,5 @@ def seed(db: Database, today: date | None = None, khr_per_usd: Decimal = Decimal
         seed_data(session)
         seed_history(session, today, khr_per_usd=khr_per_usd)
         loan_changes(session, today)
+        positions.refresh(session, today)  # what the nightly job would have done by today
         return issue_demo_keys(session)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
 from datetime import date
 from decimal import Decimal
@@ -19,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from loansvc.domain.errors import InvalidInput
 from loansvc.domain.money import MINOR_UNITS
 
 # ASCII digits, an optional sign and one decimal point: no spaces, exponents, underscores, other
@@ -143,3 +147,49 @@ class Page(BaseModel, Generic[T]):
     total: int
     limit: int
     offset: int
+
+
+class CursorPage(BaseModel, Generic[T]):
+    """A page of a long list (a million loans), in a fixed number of statements whatever its size
+    or depth: read it by `offset` (the old way, kept) or, faster at any depth, by `after`, the
+    `next_after` of the page before (keyset: the list is ordered on an index, so a page reads
+    `limit + 1` rows, never the rows before it).
+
+    `total` counts the whole filtered list (not what is left after the cursor). Counting stops
+    after LOANSVC_LIST_EXACT_COUNT_LIMIT rows (10,000): at most that many, `total` is exact and
+    `total_is_exact` true; beyond, `total` is null and `total_is_exact` false, unless the request
+    asks `?count=true` (an exact count of every row, slower: about one index scan of the list)."""
+
+    items: list[T]
+    total: int | None = Field(description="the filtered list's size; null when above the exact-count limit")
+    total_is_exact: bool = Field(description="false: the list has more than the exact-count limit")
+    total_at_least: int = Field(description="a lower bound of the size: total when exact, else the limit + 1")
+    has_more: bool = Field(description="a page follows this one")
+    next_after: str | None = Field(description="pass as `after` for the next page; null on the last page")
+    limit: int
+    offset: int
+
+
+CURSOR_MAX_LENGTH = 200
+
+
+def cursor_token(values: list[str]) -> str:
+    """An opaque cursor: the sort key of a page's last row (base64url of a JSON list of strings)."""
+    raw = json.dumps(values, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def cursor_values(token: str, size: int, field: str = "after") -> list[str]:
+    """The sort key a `cursor_token` holds: `size` strings; anything else is 422 BAD_CURSOR."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        values = json.loads(raw)
+    except (binascii.Error, ValueError):
+        values = None
+    # a NUL could never be in a key PostgreSQL stored, and would fail there as a 500
+    strings = isinstance(values, list) and all(isinstance(v, str) and "\x00" not in v for v in values)
+    if not strings or len(values) != size:
+        raise InvalidInput(
+            "after must be the next_after of a page of this list", code="BAD_CURSOR", field=field
+        )
+    return values

@@ -4,48 +4,37 @@ Loans are numbered; loan n gets deterministic attributes from n (lender, currenc
 date, behaviour), 24 monthly installments, one disbursement, and a payment (with its allocation)
 for each installment it paid by `as_of`. Behaviours: 80 % pay on the due date, 10 % pay 10 days late,
 6 % stop after a few installments, 4 % never pay. `extend(conn, start, stop)` adds loans
-start..stop-1, so the same database grows 100k -> 300k -> 1M.
+start..stop-1, so the same database grows 100k -> 300k -> 1M; `built(conn)` says how far a
+database already is, so a run can resume on one it was given (`--db`).
+
+Nothing is ever deleted or truncated here: `seed` adds the lenders, products and sites only when
+they are missing. The per-loan positions the ledger keeps are filled afterwards by the ledger's
+own refresh (`fill_positions`: `loansvc positions refresh`), never by this file's SQL.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy import Connection, text
 
 LENDERS = 10
 SITES = 20
+ROOT = Path(__file__).resolve().parent.parent
 
 
-def reset(conn: Connection, as_of: date) -> None:
-    for table in (
-        "repayment_allocations",
-        "repayment_reversals",
-        "repayments",
-        "write_offs",
-        "scheduled_installments",
-        "disbursement_lines",
-        "stock_movements",
-        "disbursements",
-        "inspections",
-        "audit_log",
-        "loans",
-        "assessments",
-        "household_lenders",
-        "household_incomes",
-        "household_expenses",
-        "household_debts",
-        "households",
-        "products",
-        "api_keys",
-        "sites",
-        "lenders",
-    ):
-        conn.execute(text(f"TRUNCATE {table} CASCADE"))
+def seed(conn: Connection) -> None:
+    """The lenders, products (USD and KHR per lender) and sites, when missing."""
     conn.execute(
         text("""
         INSERT INTO lenders (id, name, kind, default_currency, created_at)
-        SELECT 'lender-' || g, 'Bench MFI ' || g, 'mfi', 'USD', now() FROM generate_series(1, CAST(:n AS integer)) g"""),
+        SELECT 'lender-' || g, 'Bench MFI ' || g, 'mfi', 'USD', now() FROM generate_series(1, CAST(:n AS integer)) g
+        ON CONFLICT DO NOTHING"""),
         {"n": LENDERS},
     )
     conn.execute(
@@ -55,17 +44,50 @@ def reset(conn: Connection, as_of: date) -> None:
             max_grace_principal_periods, milestones, allocation_order, prepayment, allow_credit_balance,
             late_fee_after_days, created_at)
         SELECT 'product-' || g || '-' || c, 'lender-' || g, 'Home loan ' || c, c, 18, 'declining_balance',
-            'equal_installments', 'monthly', 'per_period', 'actual/365', 1, 100000000, 1, 60, '[]', 3,
+            'equal_principal', 'monthly', 'per_period', 'actual/365', 1, 100000000, 1, 60, '[]', 3,
             '["foundation"]', '["penalty", "fees", "interest", "principal"]', 'reduce_term', false, 0, now()
-        FROM generate_series(1, CAST(:n AS integer)) g CROSS JOIN (VALUES ('USD'), ('KHR')) AS cur(c)"""),
+        FROM generate_series(1, CAST(:n AS integer)) g CROSS JOIN (VALUES ('USD'), ('KHR')) AS cur(c)
+        ON CONFLICT DO NOTHING"""),
         {"n": LENDERS},
     )
     conn.execute(
         text("""
         INSERT INTO sites (id, name, district, city, created_at)
-        SELECT 'site-' || g, 'Bench site ' || g, 'District', 'Phnom Penh', now() FROM generate_series(1, CAST(:n AS integer)) g"""),
+        SELECT 'site-' || g, 'Bench site ' || g, 'District', 'Phnom Penh', now() FROM generate_series(1, CAST(:n AS integer)) g
+        ON CONFLICT DO NOTHING"""),
         {"n": SITES},
     )
+
+
+def built(conn: Connection) -> int:
+    """How many bench loans the database holds (loans 1..n); refuses a database with other loans."""
+    total, bench, top = conn.execute(
+        text("""SELECT count(*), count(*) FILTER (WHERE id LIKE 'loan-%'),
+                       max(CAST(substr(id, 6) AS bigint)) FILTER (WHERE id ~ '^loan-[0-9]+$') FROM loans""")
+    ).one()
+    if total != bench or (top or 0) != bench:
+        raise SystemExit(
+            f"the database holds {total} loans, not loans 1..n of this benchmark: use another one"
+        )
+    return bench
+
+
+def fill_positions(url: str, as_of: date, env: dict | None = None) -> float | None:
+    """The ledger's own refresh of every loan's position as of `as_of` (a fresh `loansvc` process);
+    its wall time in seconds, or None when this tree has no `loansvc positions refresh` yet."""
+    python = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
+    command = [python, "-c", "from loansvc.cli import app; app()", "positions", "refresh"]
+    env = {**os.environ, **(env or {}), "LOANSVC_DATABASE_URL": url}
+    probe = subprocess.run([*command, "--help"], capture_output=True, text=True, env=env, cwd=ROOT)
+    if probe.returncode != 0:
+        return None
+    with_date = ["--as-of", as_of.isoformat()] if "--as-of" in probe.stdout else []
+    start = time.perf_counter()
+    result = subprocess.run([*command, *with_date], capture_output=True, text=True, env=env, cwd=ROOT)
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        raise RuntimeError(f"positions refresh failed: {result.stderr[-2000:]}")
+    return seconds
 
 
 def extend(conn: Connection, start: int, stop: int, as_of: date) -> None:
@@ -85,14 +107,19 @@ def extend(conn: Connection, start: int, stop: int, as_of: date) -> None:
         text("""
         INSERT INTO loans (id, household_id, product_id, lender_id, currency, amount, term, purpose, status,
             submitted_on, submitted_by, submitted_by_key_id, decided_on, approved_amount, terms, disbursed_amount,
-            first_disbursed_on, last_event_on, schedule_version, principal_repaid, created_at, updated_at)
+            first_disbursed_on, last_event_on, schedule_version, principal_repaid, periods_per_year, created_at, updated_at)
         SELECT 'loan-' || n, 'hh-' || n,
             'product-' || (n % :lenders + 1) || '-' || CASE WHEN n % 10 = 0 THEN 'KHR' ELSE 'USD' END,
-            'lender-' || (n % :lenders + 1), CASE WHEN n % 10 = 0 THEN 'KHR' ELSE 'USD' END,
+            'lender-' || (n % :lenders + 1), cur,
             amt, 24, 'bench', 'active', d - 7, 'bench', 'bench', d - 3, amt,
-            '{"frequency": "monthly", "annual_rate_percent": "18"}', amt, d, d, 1, 0, now(), now()
+            json_build_object('currency', cur, 'approved_amount', amt::text, 'term', 24, 'annual_rate_percent', '18',
+                'interest_method', 'declining_balance', 'amortization', 'equal_principal', 'frequency', 'monthly',
+                'interest_calculation', 'per_period', 'day_count', 'actual/365', 'fees', json_build_array(),
+                'milestones', json_build_array('foundation'), 'prepayment', 'reduce_term'),
+            amt, d, d, 1, 0, 12, now(), now()
         FROM (
             SELECT n, (CAST(:as_of AS date) - CAST(1 + (n * 7919) % 720 AS integer)) AS d,
+                CASE WHEN n % 10 = 0 THEN 'KHR' ELSE 'USD' END AS cur,
                 CASE WHEN n % 10 = 0 THEN (500 + (n * 37) % 4500) * 4100 ELSE 500 + (n * 37) % 4500 END AS amt
             FROM generate_series(CAST(:a AS bigint), CAST(:b AS bigint)) n
         ) s"""),
@@ -157,8 +184,20 @@ def extend(conn: Connection, start: int, stop: int, as_of: date) -> None:
     )
     conn.execute(
         text(f"""
-        UPDATE loans l SET principal_repaid = s.repaid
-        FROM (SELECT si.loan_id, sum(si.paid_principal) AS repaid {paid} GROUP BY si.loan_id) s
+        UPDATE loans l SET principal_repaid = s.repaid, last_event_on = greatest(l.last_event_on, s.last_paid)
+        FROM (SELECT si.loan_id, sum(si.paid_principal) AS repaid, max(si.fully_paid_on) AS last_paid {paid}
+              GROUP BY si.loan_id) s
+        WHERE l.id = s.loan_id"""),
+        params,
+    )
+    # the ledger's first open installment (it reads only the open ones when it records a payment)
+    conn.execute(
+        text("""
+        UPDATE loans l SET first_unpaid_number = s.first
+        FROM (SELECT si.loan_id, min(si.number) AS first
+              FROM generate_series(CAST(:a AS bigint), CAST(:b AS bigint)) n
+              JOIN scheduled_installments si ON si.loan_id = 'loan-' || n AND si.version = 1
+              WHERE si.fully_paid_on IS NULL GROUP BY si.loan_id) s
         WHERE l.id = s.loan_id"""),
         params,
     )

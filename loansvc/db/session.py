@@ -13,6 +13,12 @@ another writer committed meanwhile (SQLITE_BUSY_SNAPSHOT), hence IMMEDIATE for e
 
 Both: statement parameters never reach a log line or an exception's text (`hide_parameters`), and
 the pool's size and the time a request waits for a connection are settings (`Database.configured`).
+
+A read replica (`read_url`, the setting `read_database_url`): `read_session_factory` opens its
+sessions there, each transaction read-only on PostgreSQL (a hot standby refuses writes anyway; the
+primary used as its stand-in in tests must too), with `session.info["read_only"]` True so a report
+that would store something it computed (a month-end snapshot) knows to compute without storing.
+Without a replica it is the primary's ordinary session factory.
 """
 
 from __future__ import annotations
@@ -81,18 +87,31 @@ class Database:
     services lock the rows they change). Both are lazy: the connection is taken at the first
     statement, so a request authenticates before it holds one."""
 
-    def __init__(self, url: str, **engine_kwargs: Any):
+    def __init__(self, url: str, *, read_url: str | None = None, **engine_kwargs: Any):
         self.engine = make_engine(url, **engine_kwargs)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self.write_session_factory = sessionmaker(
             self.engine.execution_options(**IMMEDIATE), expire_on_commit=False, autoflush=False
         )
+        replica = bool(read_url) and normalise_url(read_url or "") != normalise_url(url)
+        self.read_engine = make_engine(read_url or url, **engine_kwargs) if replica else self.engine
+        if replica:
+            read_only = {"postgresql_readonly": True} if self.read_engine.dialect.name == "postgresql" else {}
+            self.read_session_factory = sessionmaker(
+                self.read_engine.execution_options(**read_only),
+                expire_on_commit=False,
+                autoflush=False,
+                info={"read_only": True},
+            )
+        else:
+            self.read_session_factory = self.session_factory
 
     @classmethod
     def configured(cls, settings: Any) -> Database:
         """The database of `settings` (loansvc.config.Settings), with its pool and lock timeouts."""
         return cls(
             settings.database_url,
+            read_url=getattr(settings, "read_database_url", None),
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout_seconds,
@@ -102,6 +121,12 @@ class Database:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    def dispose(self) -> None:
+        """Close the pooled connections of the primary and of the replica."""
+        self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Session]:

@@ -33,6 +33,7 @@ class Later:
     disbursed: Decimal = ZERO
     recovered: Decimal = ZERO
     paid_total: Decimal = ZERO  # every non-reversed repayment dated later (credit included)
+    capitalised: Decimal = ZERO  # made principal by restructures effective later
 
 
 @dataclass(frozen=True)
@@ -204,13 +205,15 @@ def loan_figures(
     terms = terms_of(loan) if has_terms(loan) else None
     views = installment_views(rows, as_of, later, terms, currency)
     disbursed = round_money(loan.disbursed_amount - later.disbursed, currency)
+    # arrears and holiday interest a restructure made principal are owed as principal too
+    capitalised = round_money((loan.capitalised_amount or ZERO) - later.capitalised, currency)
     principal_paid = round_money(
         loan.principal_repaid - sum((p[0] for p in later.paid.values()), ZERO), currency
     )
     # As of a day before a later tranche, the payments made by then are read on the current
     # schedule, which carries that tranche's principal too: what they put on principal beyond what
     # had been lent by then was, that day, paid beyond everything owed (a credit).
-    ahead = max(principal_paid - disbursed, ZERO)
+    ahead = max(principal_paid - disbursed - capitalised, ZERO)
     principal_paid -= ahead
     written_off_on = loan.written_off_on
     written_off = written_off_on is not None and written_off_on <= as_of
@@ -219,7 +222,7 @@ def loan_figures(
         if written_off
         else (round_money(ZERO, currency))
     )
-    outstanding = disbursed - principal_paid - written_off_principal
+    outstanding = disbursed + capitalised - principal_paid - written_off_principal
     paid_now = sum((v.paid for v in views), round_money(ZERO, currency))
     credit = round_money(loan.credit_balance or ZERO, currency)
     later_credit = max(later.paid_total - sum((sum(p) for p in later.paid.values()), ZERO), ZERO)

@@ -19,12 +19,13 @@ recorded and counted, and changes nothing else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from loansvc.clock import today
 from loansvc.db.base import new_id
 from loansvc.db.models import (
     Loan,
@@ -36,14 +37,23 @@ from loansvc.db.models import (
 )
 from loansvc.domain import repayments as allocation_engine
 from loansvc.domain.errors import Conflict
-from loansvc.domain.money import quantum
+from loansvc.domain.money import Rounding, quantum
 from loansvc.domain.repayments import Prepayment
-from loansvc.domain.reschedule import Rest, rest_schedule
-from loansvc.domain.schedule import _DAY_BASIS, Amortization, InterestCalculation, Schedule, _day_weight
-from loansvc.lending import repository
+from loansvc.domain.reschedule import Join, Rest, accrue, rest_schedule
+from loansvc.domain.schedule import Amortization, InterestCalculation, Schedule
+from loansvc.domain.terms import FeeTiming, fee_amount
+from loansvc.lending import positions, repository
 from loansvc.lending.figures import ZERO
 from loansvc.lending.status import transition
 from loansvc.lending.terms import LoanTerms, terms_of
+from loansvc.snapshots import stale
+
+
+def moved(session: Session, lender_id: str, on: date) -> None:
+    """A movement dated `on`: when that is in a month already ended, the month-end snapshots from
+    `on` are stale (`snapshots.stale`); a movement of the current month touches none (nothing)."""
+    if on < today().replace(day=1):
+        stale.invalidate(session, lender_id, on)
 
 
 @dataclass(frozen=True)
@@ -166,6 +176,7 @@ def record_payment(session: Session, loan: Loan, payment: PaymentIn) -> Repaymen
             )
         session.add(repayment)
         loan.recovered_amount = (loan.recovered_amount or ZERO) + payment.amount
+        positions.settle(loan, [], payment.paid_on)
         session.flush()
         return repayment
     if loan.restructured_on is not None and payment.paid_on < loan.restructured_on:
@@ -174,6 +185,7 @@ def record_payment(session: Session, loan: Loan, payment: PaymentIn) -> Repaymen
             "rewrite the restructure; date it on or after that day",
             code="BEFORE_RESTRUCTURE",
         )
+    moved(session, loan.lender_id, payment.paid_on)
     last = repository.last_paid_on(session, loan.id)
     if last is not None and payment.paid_on < last:
         session.add(repayment)  # dated before an earlier payment: the history is replayed
@@ -184,6 +196,11 @@ def record_payment(session: Session, loan: Loan, payment: PaymentIn) -> Repaymen
     rows = repository.installments(session, loan, open_only=True)
     period = repository.period_of(session, loan, payment.paid_on)
     step = _plan(rows, repayment.id, payment.amount, payment.paid_on, terms, period)
+    if step.prepaid > 0:  # a tranche dated after the payment is not there to prepay yet
+        tranches = repository.disbursements(session, loan.id)
+        unlent = _unlent(loan, tranches, payment.paid_on)
+        if unlent > 0:
+            step = _plan(rows, repayment.id, payment.amount, payment.paid_on, terms, period, unlent)
     error = _overpaid(step.credit, terms)
     if error:
         raise error
@@ -225,31 +242,50 @@ def _split(rows: list[ScheduledInstallment], current: date | None):
     return [r for r in rows if r.due_date <= current], [r for r in rows if r.due_date > current]
 
 
+def _accrue(terms: LoanTerms, balance: Decimal, start: date, end: date, *, daily: bool) -> Decimal:
+    """A period's interest on `balance`: the one day-count rule (`domain.reschedule.accrue`)."""
+    return accrue(
+        balance,
+        start,
+        end,
+        annual_rate_percent=terms.annual_rate_percent,
+        periods_per_year=terms.frequency.periods_per_year,
+        daily=daily,
+        day_count=terms.day_count,
+        currency=terms.currency,
+    )
+
+
 def _daily_accrued(row: ScheduledInstallment, period_start: date, paid_on: date, terms: LoanTerms) -> Decimal:
     """With daily interest: the interest installment `row` has accrued by `paid_on` on its opening
     balance (the schedule engine's own day count), never more than its scheduled interest."""
-    opening = row.balance + row.principal
-    weight = _day_weight(terms.day_count, period_start, paid_on)
-    den = Decimal(100 * _DAY_BASIS[terms.day_count])
-    accrued = (opening * weight * terms.annual_rate_percent / den).quantize(quantum(terms.currency))
+    accrued = _accrue(terms, row.balance + row.principal, period_start, paid_on, daily=True)
     return min(accrued, row.interest)
 
 
-def _plan(rows, payment_id: str, amount: Decimal, paid_on: date, terms: LoanTerms, period) -> _Step:
+def _plan(
+    rows, payment_id: str, amount: Decimal, paid_on: date, terms: LoanTerms, period, unlent: Decimal = ZERO
+) -> _Step:
     """How a payment is allocated: what is due (the installments whose period has begun, oldest
-    first, in the contract's order), then principal: never interest or fees of a period not begun.
+    first, in the contract's order), then principal: never interest or fees of a period not begun,
+    never principal not yet lent (`unlent`: the tranches that join after the period).
     `period`: (start, end) of the period `paid_on` falls in, None after the last due date."""
     payable, later = _split(rows, period[1] if period else None)
     fees, result = _allocate(payable, payment_id, amount, paid_on, terms)
     excess = result.credit_balance
     current_due = period[1] if period else None
-    principal_left = sum((r.principal - r.paid_principal for r in later), ZERO)
+    principal_left = sum((r.principal - r.paid_principal for r in later), ZERO) - unlent
     daily = terms.interest_calculation is InterestCalculation.DAILY
     if daily and period and payable and payable[-1].due_date > paid_on:
         # inside the current period, a payment beyond its installment (or one that pays the loan
         # off) pays the period's interest only for the days elapsed; the new balance accrues the rest
         row = payable[-1]
-        cut = max(_daily_accrued(row, period[0], paid_on, terms), row.paid_interest)
+        # interest of earlier periods it carries (deferred by an interest grace, or arrears a
+        # restructure spread) is owed in full: only the period's own interest is cut to the days
+        own = _accrue(terms, row.balance + row.principal, period[0], row.due_date, daily=True)
+        earlier = max(row.interest - own, ZERO)
+        accrued = min(_daily_accrued(row, period[0], paid_on, terms) + earlier, row.interest)
+        cut = max(accrued, row.paid_interest)
         if cut < row.interest:
             trimmed = [*payable[:-1], _Trimmed(row, cut)]
             t_fees, t_result = _allocate(trimmed, payment_id, amount, paid_on, terms)
@@ -259,6 +295,15 @@ def _plan(rows, payment_id: str, amount: Decimal, paid_on: date, terms: LoanTerm
                 return _Step(t_fees, t_result, prepaid, t_result.credit_balance - prepaid, current_due, cut)
     prepaid = min(excess, principal_left) if excess > 0 else ZERO
     return _Step(fees, result, prepaid, excess - prepaid, current_due)
+
+
+def _unlent(loan: Loan, tranches, paid_on: date) -> Decimal:
+    """The principal of the tranches dated after `paid_on`: not lent yet that day, so not there to
+    prepay (a payment replayed before a tranche recorded later)."""
+    later = (
+        t.amount for t in tranches if t.disbursed_on > paid_on and t.disbursed_on != loan.first_disbursed_on
+    )
+    return sum(later, ZERO)
 
 
 class _Trimmed:
@@ -315,6 +360,8 @@ def reverse_payment(
         )
     )
     session.flush()
+    if repayment.kind == "repayment":
+        moved(session, loan.lender_id, repayment.paid_on)
     if repayment.kind == "recovery":
         loan.recovered_amount -= repayment.amount
         session.flush()
@@ -343,10 +390,12 @@ def rebuild(session: Session, loan: Loan) -> None:
     repository.clear_allocations(session, loan.id, created_after=frozen_until)
     loan.principal_repaid = repository.frozen_principal(session, loan.id, frozen_until)
     credit, lines = ZERO, []
+    tranches = repository.disbursements(session, loan.id)
     for payment in repository.payments_to_replay(session, loan.id, created_after=frozen_until):
         open_rows = [r for r in rows if _is_open(r)]
         period = _period_in(rows, payment.paid_on, loan)
-        step = _plan(open_rows, payment.id, payment.amount, payment.paid_on, terms, period)
+        unlent = _unlent(loan, tranches, payment.paid_on)
+        step = _plan(open_rows, payment.id, payment.amount, payment.paid_on, terms, period, unlent)
         lines += _apply_step(loan, open_rows, payment.id, payment.paid_on, step)
         credit += step.credit
         if step.prepaid > 0 or step.daily_interest is not None:
@@ -421,33 +470,148 @@ def _same_schedule(a, b) -> bool:
     return [key(r) for r in a] == [key(r) for r in b]
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """What the installments after a prepayment's period are made of, read off the version in
+    force: the payment holidays and interest-only periods ahead (a restructure's, or the
+    product's grace), the fee each installment carries, the arrears and holiday interest a
+    restructure spread over the amortizing ones (what they carry beyond their period's own
+    interest and fee), and the level installment (without that spread)."""
+
+    holidays: int
+    grace: int
+    fee: Decimal
+    spread_interest: Decimal
+    spread_fees: Decimal
+    level: Decimal
+
+
+def _shape(session: Session, loan: Loan, terms: LoanTerms, later, start: date, daily: bool) -> _Shape:
+    restructured = (
+        loan.restructured_from_number is not None and later[0].number >= loan.restructured_from_number
+    )
+    holidays = 0
+    if restructured:  # a payment holiday owes nothing at all; one of the product's grace owes interest
+        while holidays < len(later) - 1 and later[holidays].total == 0:
+            holidays += 1
+    grace = holidays
+    while grace < len(later) - 1 and later[grace].principal == 0:
+        grace += 1
+    regular = later[grace:]
+    fee = later[0].fees
+    spread_i = spread_f = ZERO
+    extras = [ZERO] * len(regular)
+    if restructured:
+        fee = _installment_fee(session, loan, terms)
+        previous = later[grace - 1].due_date if grace else start
+        for j, row in enumerate(regular):
+            own = _accrue(terms, row.balance + row.principal, previous, row.due_date, daily=daily)
+            extras[j] = max(row.interest - own, ZERO)
+            previous = row.due_date
+        spread_i = sum(extras, ZERO)
+        spread_f = sum((max(r.fees - fee, ZERO) for r in regular), ZERO)
+    first = regular[0]
+    equal_principal = terms.amortization is Amortization.EQUAL_PRINCIPAL
+    level = first.principal if equal_principal else first.principal + first.interest - extras[0]
+    return _Shape(holidays, grace - holidays, fee, spread_i, spread_f, level)
+
+
+def _installment_fee(session: Session, loan: Loan, terms: LoanTerms) -> Decimal:
+    """The contract's fee per installment (on the first disbursement, as the contract prices it)."""
+    per_installment = [f for f in terms.fees if f.timing is FeeTiming.PER_INSTALLMENT]
+    if not per_installment:
+        return ZERO
+    first = repository.disbursements(session, loan.id)[0].amount
+    q = quantum(terms.currency)
+    return sum((fee_amount(f, first.quantize(q), q, Rounding.HALF_EVEN) for f in per_installment), ZERO)
+
+
+def _joins(
+    session: Session, loan: Loan, terms: LoanTerms, rows, later, start: date, daily: bool
+) -> list[Join]:
+    """The tranches that join after `start`, in the installments `later`: with per-period interest
+    a tranche joins at the first due date on or after its day (the installment after it accrues on
+    it); with daily interest it accrues from its own day. Each with the level the version in force
+    has from there (`reduce_term` keeps it)."""
+    tranches = [
+        d for d in repository.disbursements(session, loan.id) if d.disbursed_on != loan.first_disbursed_on
+    ]
+    if not tranches or not later:
+        return []
+    dues = [r.due_date for r in rows]
+    index = {r.number: i for i, r in enumerate(later)}
+    equal_principal = terms.amortization is Amortization.EQUAL_PRINCIPAL
+    out = []
+    for t in tranches:
+        if daily:
+            if t.disbursed_on <= start:
+                continue
+            number = next((r.number for r in rows if r.due_date > t.disbursed_on), None)
+            day = t.disbursed_on
+        else:
+            joins_on = next((d for d in dues if d >= t.disbursed_on), None)
+            if joins_on is None or joins_on < start:
+                continue
+            number = next((r.number for r in rows if r.due_date > joins_on), None)
+            day = joins_on
+        if number is None:
+            continue
+        i = max(index.get(number, 0), 0) if number >= later[0].number else 0
+        row = later[i]
+        kept = row.principal if equal_principal else row.principal + row.interest
+        level = kept if terms.prepayment is Prepayment.REDUCE_TERM and i < len(later) - 1 else None
+        out.append(Join(index=i, day=max(day, start), amount=t.amount, level=level))
+    return out
+
+
+def _version_start(session: Session, loan: Loan, number: int, default: date) -> date:
+    """With daily interest: the day installment `number`'s period began in the version in force
+    (a prepayment inside the period before rebuilt it from its own day)."""
+    version = next(
+        (v for v in repository.versions(session, loan.id) if v.version == loan.schedule_version), None
+    )
+    if version is not None and version.kind == "prepayment" and version.starts_at_number == number:
+        return version.effective_on
+    return default
+
+
 def _reamortize(
     session: Session, loan: Loan, terms: LoanTerms, rows, step: _Step, paid_on: date, repayment_id: str
 ):
     """After a payment put `step.prepaid` on principal: a new schedule version that keeps the
     installments whose period had begun (as paid) and rebuilds the later ones from the reduced
-    balance by the contract's prepayment rule. Returns the new version's rows."""
+    balance by the contract's prepayment rule. The tranches that join later join the rebuilt ones
+    where they joined before (never earlier); after a restructure its payment holidays stay
+    holidays and the arrears it spread stay spread (over the installments left). Returns the new
+    version's rows."""
     current_due = step.current_due
     kept = [r for r in rows if current_due is None or r.due_date <= current_due]
     later = [r for r in rows if current_due is not None and r.due_date > current_due]
     k = kept[-1].number if kept else 0
+    daily = terms.interest_calculation is InterestCalculation.DAILY
+    start = paid_on if daily else (kept[-1].due_date if kept else loan.first_disbursed_on)
+    joins = _joins(session, loan, terms, rows, later, start, daily)
     balance = sum((r.principal - r.paid_principal for r in later), ZERO) - step.prepaid
+    balance -= sum((j.amount for j in joins), ZERO)
+    for n, j in enumerate(joins):  # prepaid beyond what had joined: a tranche lent, not yet joined
+        if balance >= 0:
+            break
+        taken = min(-balance, j.amount)
+        joins[n] = replace(j, amount=j.amount - taken)
+        balance += taken
+    joins = [j for j in joins if j.amount > 0]
+    joining = sum((j.amount for j in joins), ZERO)
     new: tuple = ()
-    if balance > 0 and later:
-        grace = 0
-        while grace < len(later) - 1 and later[grace].principal == 0:
-            grace += 1
-        regular = later[grace:]
-        equal_principal = terms.amortization is Amortization.EQUAL_PRINCIPAL
-        level = None
-        if terms.prepayment is Prepayment.REDUCE_TERM and len(regular) > 1:
-            first = regular[0]
-            level = first.principal if equal_principal else first.principal + first.interest
-        daily = terms.interest_calculation is InterestCalculation.DAILY
-        start = paid_on if daily else (kept[-1].due_date if kept else loan.first_disbursed_on)
+    if (balance > 0 or joining > 0) and later:
+        first_start = kept[-1].due_date if kept else loan.first_disbursed_on
+        if daily:
+            first_start = _version_start(session, loan, later[0].number, first_start)
+        shape = _shape(session, loan, terms, later, first_start, daily)
+        regular = len(later) - shape.holidays - shape.grace
+        level = shape.level if terms.prepayment is Prepayment.REDUCE_TERM and regular > 1 else None
         new = rest_schedule(
             Rest(
-                balance=balance,
+                balance=max(balance, ZERO),
                 currency=terms.currency,
                 annual_rate_percent=terms.annual_rate_percent,
                 frequency=terms.frequency,
@@ -455,12 +619,17 @@ def _reamortize(
                 start=start,
                 dues=tuple(r.due_date for r in later),
                 first_number=later[0].number,
-                per_installment_fee=later[0].fees,
+                per_installment_fee=shape.fee,
                 installment_multiple=terms.installment_multiple,
                 daily=daily,
                 day_count=terms.day_count,
                 level=level,
-                grace_periods=grace,
+                holiday_periods=shape.holidays,
+                holiday_accrues=False,
+                grace_periods=shape.grace,
+                spread_interest=shape.spread_interest,
+                spread_fees=shape.spread_fees,
+                joins=tuple(joins),
             )
         ).installments
     previous = loan.schedule_version
@@ -520,6 +689,7 @@ def _settle(loan: Loan, open_rows: list[ScheduledInstallment], last_paid_on: dat
         transition(loan, "closed", last_paid_on)
     elif open_rows and loan.status == "closed":
         transition(loan, "active")
+    positions.settle(loan, open_rows, last_paid_on)
 
 
 def write_version(
@@ -554,6 +724,7 @@ def write_version(
     loan.schedule_version = version
     open_rows = [r for r in rows if _is_open(r)]
     loan.first_unpaid_number = open_rows[0].number if open_rows else None
+    positions.settle(loan, open_rows, effective_on, rows=rows)
     session.flush()
     return version
 
@@ -561,6 +732,7 @@ def write_version(
 def restructure(session: Session, loan: Loan, plan, restructure_id: str, effective_on: date) -> int:
     """Write an approved restructure's schedule version: the earlier installments as they were paid,
     then the new ones. Nothing paid moves; later payments are allocated to the new installments."""
+    moved(session, loan.lender_id, effective_on)
     kept = [ScheduledInstallment(loan_id=loan.id, version=0, **row) for row in plan.kept]
     new = [_fresh(loan.id, 0, i) for i in plan.installments]
     version = write_version(
@@ -573,6 +745,8 @@ def restructure(session: Session, loan: Loan, plan, restructure_id: str, effecti
         restructure_id=restructure_id,
     )
     loan.restructure_count = (loan.restructure_count or 0) + 1
+    # arrears or holiday interest made principal: owed and repaid as principal, never disbursed
+    loan.capitalised_amount = (loan.capitalised_amount or ZERO) + plan.capitalised
     loan.restructured_on = effective_on
     loan.restructured_from_number = plan.cut
     loan.last_event_on = max(loan.last_event_on, effective_on)
@@ -584,14 +758,18 @@ def restructure(session: Session, loan: Loan, plan, restructure_id: str, effecti
 def write_schedule(session: Session, loan: Loan, schedule: Schedule, on: date | None = None) -> None:
     """A new schedule version from the disbursements; payments so far are replayed onto it."""
     rows = [_fresh(loan.id, 0, i) for i in schedule.installments]
-    write_version(session, loan, rows, kind="disbursement", effective_on=on or loan.last_event_on)
+    effective_on = on or loan.last_event_on
+    moved(session, loan.lender_id, effective_on)
+    write_version(session, loan, rows, kind="disbursement", effective_on=effective_on)
 
 
 def write_off(loan: Loan, on: date) -> Decimal:
     """Take what is still outstanding off the books; the loan leaves the portfolio."""
-    loan.written_off_principal = loan.disbursed_amount - loan.principal_repaid
+    lent = loan.disbursed_amount + (loan.capitalised_amount or ZERO)
+    loan.written_off_principal = lent - loan.principal_repaid
     transition(loan, "written_off", on)
     loan.last_event_on = on
+    positions.settle(loan, [], on)
     return loan.written_off_principal
 
 

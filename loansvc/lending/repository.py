@@ -56,10 +56,13 @@ def installments_of(session: Session, loans: Sequence[Loan]) -> dict[str, list[S
     out: dict[str, list[ScheduledInstallment]] = {loan.id: [] for loan in loans}
     if not loans:
         return out
+    ids = [loan.id for loan in loans]
     query = (
         select(SI)
         .join(Loan, and_(Loan.id == SI.loan_id, Loan.schedule_version == SI.version))
-        .where(SI.loan_id.in_([loan.id for loan in loans]))
+        # the loans' ids on both sides: without them a planner short of statistics may hash-join
+        # every loan (2.4 s instead of 20 ms at a million loans)
+        .where(SI.loan_id.in_(ids), Loan.id.in_(ids))
         .order_by(SI.loan_id, SI.number)
     )
     for row in session.scalars(query):
@@ -69,7 +72,7 @@ def installments_of(session: Session, loans: Sequence[Loan]) -> dict[str, list[S
 
 def later_movements(session: Session, loan_ids: Sequence[str], as_of: date) -> dict[str, Later]:
     """Per loan, what happened after `as_of`: allocations per installment, tranches, recoveries
-    and the repayments themselves (three statements, whatever the number of loans)."""
+    the repayments themselves and the restructures (four statements, whatever the number of loans)."""
     if not loan_ids:
         return {}
     paid: dict[str, dict[int, tuple]] = defaultdict(dict)
@@ -106,12 +109,23 @@ def later_movements(session: Session, loan_ids: Sequence[str], as_of: date) -> d
     )
     for loan_id, kind, amount in session.execute(payments):
         received[(loan_id, kind)] = amount
+    restructured = (
+        select(Restructure.loan_id, func.sum(Restructure.capitalised))
+        .where(
+            Restructure.loan_id.in_(loan_ids),
+            Restructure.status == "approved",
+            Restructure.effective_on > as_of,
+        )
+        .group_by(Restructure.loan_id)
+    )
+    capitalised = {loan_id: amount or ZERO for loan_id, amount in session.execute(restructured)}
     return {
         loan_id: Later(
             paid=paid.get(loan_id, {}),
             disbursed=disbursed.get(loan_id, ZERO),
             recovered=received.get((loan_id, "recovery"), ZERO),
             paid_total=received.get((loan_id, "repayment"), ZERO),
+            capitalised=capitalised.get(loan_id, ZERO),
         )
         for loan_id in loan_ids
     }

@@ -1,9 +1,12 @@
-"""Loan queries of the loans feature: the list, applications' assessments, tranches and deliveries,
-inspections. A loan's money reads go through `loansvc.lending`."""
+"""Loan queries of the loans feature: the list (ordered on the indexes of migration 0015: newest
+submission first, then id; read by offset or keyset), applications' assessments, tranches and
+deliveries, inspections. A loan's money reads go through `loansvc.lending`."""
 
 from __future__ import annotations
 
-from sqlalchemy import Select, select
+from datetime import date
+
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from loansvc.db.models import Assessment, DisbursementLine, Inspection, Loan
@@ -22,6 +25,24 @@ def loans_query(
     if product_id is not None:
         query = query.where(Loan.product_id == product_id)
     return query
+
+
+def after(query: Select, submitted_on: date, loan_id: str) -> Select:
+    """The loans after (submitted_on, loan_id) in the list's order (submitted_on descending, then
+    id): the redundant `submitted_on <= ...` is where the index scan starts, so a deep page reads
+    only its own rows (an OR alone would make the database scan the list from its top)."""
+    return query.where(
+        Loan.submitted_on <= submitted_on, or_(Loan.submitted_on < submitted_on, Loan.id > loan_id)
+    )
+
+
+def sort_key(loan: Loan) -> list[str]:
+    """What `after` needs to continue the list after `loan`."""
+    return [loan.submitted_on.isoformat(), loan.id]
+
+
+def page_rows(session: Session, query: Select, limit: int, offset: int) -> list[Loan]:
+    return list(session.scalars(query.limit(limit).offset(offset)))
 
 
 def assessments(session: Session, ids: list[str]) -> dict[str, Assessment]:

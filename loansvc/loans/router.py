@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from loansvc import documents
 from loansvc.auth.principal import Principal
-from loansvc.fields import Date, Page
+from loansvc.fields import CURSOR_MAX_LENGTH, CursorPage, Date, Page
 from loansvc.loans import disbursements, disclosures, service, stages, views
 from loansvc.loans.schemas import (
     ApproveRequest,
@@ -60,16 +60,29 @@ def apply_for_loan(
     return idempotency.run(session, principal, request, idempotency_key, body, action)
 
 
-@router.get("", response_model=Page[LoanOut], responses=responses(*AUTH_ERRORS))
+@router.get("", response_model=CursorPage[LoanOut], responses=responses(*AUTH_ERRORS, 422))
 def list_loans(
     session: SessionDep,
     page: PageDep,
     today: TodayDep,
+    settings: SettingsDep,
     status: LoanStatus | None = None,
     household_id: Annotated[str | None, Query(max_length=36)] = None,
     product_id: Annotated[str | None, Query(max_length=36)] = None,
+    after: Annotated[
+        str | None,
+        Query(max_length=CURSOR_MAX_LENGTH, description="the `next_after` of the page before (keyset)"),
+    ] = None,
+    count: Annotated[
+        bool, Query(description="an exact `total` even above the exact-count limit (slower)")
+    ] = False,
     principal: Principal = require(*LOAN_READERS),
 ):
+    """The newest submission first (then by id). Page by `after` (each answer's `next_after`: as
+    fast at the millionth loan as at the first) or by `offset` (kept; a deep offset reads every
+    row before it). `total` is exact up to `LOANSVC_LIST_EXACT_COUNT_LIMIT` (10,000) loans, null
+    beyond unless `count=true` (`total_is_exact` says which; `total_at_least` is always set);
+    `has_more` says whether a page follows. A cursor not made by this list is 422 BAD_CURSOR."""
     return views.loans_page(
         session,
         principal,
@@ -79,6 +92,9 @@ def list_loans(
         limit=page.limit,
         offset=page.offset,
         today=today,
+        after=after,
+        count=count,
+        exact_count_limit=settings.list_exact_count_limit,
     )
 
 

@@ -58,8 +58,6 @@ def _check_limits(product: Product, body: LoanCreate) -> None:
         )
 
 
-
-
 def _price(product: Product, loan: Loan, amount: Decimal) -> tuple[Decimal, Decimal]:
     """The fee-inclusive (APR, EIR) of `amount` on the application's own terms (term, grace, first
     repayment date; the product's rate and fees), disbursed whole on its submission day with the

@@ -11,12 +11,13 @@ from sqlalchemy.orm import Session
 from loansvc import affordability
 from loansvc.audit.service import loan_history_page
 from loansvc.auth.principal import Principal
+from loansvc.config import Settings
 from loansvc.db.models import Loan
-from loansvc.db.query import page
+from loansvc.db.query import bounded_count, page
 from loansvc.domain.errors import InvalidInput, NotFound
 from loansvc.domain.money import round_money
 from loansvc.domain.rates import shown_percent
-from loansvc.fields import Page
+from loansvc.fields import CursorPage, Page, cursor_token, cursor_values
 from loansvc.lending import reads
 from loansvc.lending import repository as lending_repository
 from loansvc.lending.access import get_visible
@@ -32,6 +33,8 @@ from loansvc.loans.schemas import (
     ScheduleFeesOut,
     ScheduleOut,
 )
+
+DEFAULT_EXACT_COUNT_LIMIT = Settings.model_fields["list_exact_count_limit"].default
 
 
 def installment_out(view: InstallmentView) -> InstallmentOut:
@@ -101,6 +104,16 @@ def get(session: Session, principal: Principal, loan_id: str, today: date) -> Lo
     return one(session, principal, get_visible(session, principal, loan_id), today)
 
 
+def _after(token: str) -> tuple[date, str]:
+    submitted_on, loan_id = cursor_values(token, 2)
+    try:
+        return date.fromisoformat(submitted_on), loan_id
+    except ValueError:
+        raise InvalidInput(
+            "after must be the next_after of a page of this list", code="BAD_CURSOR", field="after"
+        ) from None
+
+
 def loans_page(
     session: Session,
     principal: Principal,
@@ -111,13 +124,31 @@ def loans_page(
     limit: int,
     offset: int,
     today: date,
-) -> Page[LoanOut]:
+    after: str | None = None,
+    count: bool = False,
+    exact_count_limit: int | None = DEFAULT_EXACT_COUNT_LIMIT,
+) -> CursorPage[LoanOut]:
+    """Four statements whatever the page's size or depth (the bounded count, the page's rows, their
+    schedules, their assessments): see CursorPage. `after` continues after a page's last loan;
+    `offset` then skips loans from there."""
     query = repository.loans_query(
         lender_id=principal.lender_scope, status=status, household_id=household_id, product_id=product_id
     )
-    items, total = page(session, query, limit, offset)
-    return Page[LoanOut](
-        items=_loan_outs(session, principal, items, today), total=total, limit=limit, offset=offset
+    bound = None if count else exact_count_limit
+    size = bounded_count(session, query, bound)
+    exact = bound is None or size <= bound
+    listed = query if after is None else repository.after(query, *_after(after))
+    rows = repository.page_rows(session, listed, limit + 1, offset)  # one more: is there a next page?
+    items, has_more = rows[:limit], len(rows) > limit
+    return CursorPage[LoanOut](
+        items=_loan_outs(session, principal, items, today),
+        total=size if exact else None,
+        total_is_exact=exact,
+        total_at_least=size,
+        has_more=has_more,
+        next_after=cursor_token(repository.sort_key(items[-1])) if has_more else None,
+        limit=limit,
+        offset=offset,
     )
 
 

@@ -117,6 +117,7 @@ def write_off(
     before = snapshot(loan)
     settle_write_off(pending, "confirmed")
     pending.confirmed_by, pending.confirmed_on, pending.confirmed_at = principal.name, on, utcnow()
+    ledger.moved(session, loan.lender_id, on)
     written_off = ledger.write_off(loan, on)
     session.flush()
     audit(

@@ -294,6 +294,7 @@ def _record(session, principal, checked: _Checked, batch: str, outcome, valid_ro
     loans = [checked.loans[loan_id] for loan_id in checked.to_record]
     installments = lending_repository.installments_of(session, loans)
     last_paid = repository.last_paid_on_of(session, [loan.id for loan in loans])
+    stale_from: dict[str, date] = {}  # per lender: the snapshots already made stale from that day
     for loan in loans:
         rows, terms = installments[loan.id], terms_of(loan)
         for row in checked.to_record[loan.id]:
@@ -317,6 +318,9 @@ def _record(session, principal, checked: _Checked, batch: str, outcome, valid_ro
                     terms = terms_of(loan)
                 else:
                     repayment, lines = done
+                    if payment.paid_on < stale_from.get(loan.lender_id, date.max):  # once per day back
+                        ledger.moved(session, loan.lender_id, payment.paid_on)
+                        stale_from[loan.lender_id] = payment.paid_on
                     session.add(repayment)
                     session.add_all(lines)
             except DomainError as exc:

@@ -14,7 +14,7 @@ from loansvc.protection.contacts_schemas import CollectionsReportOut
 from loansvc.protection.custody_schemas import CollateralStatus, TitleReportRow
 from loansvc.reports import collections
 from loansvc.reports.router import ReportDate
-from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, SettingsDep, require
+from loansvc.web.deps import ALL_ROLES, PageDep, ReadSessionDep, SettingsDep, require
 from loansvc.web.problems import AUTH_ERRORS, responses
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -23,7 +23,7 @@ LenderQuery = Annotated[str | None, Query(max_length=36, description="this lende
 
 @router.get("/titles", response_model=Page[TitleReportRow], responses=responses(*AUTH_ERRORS, 422))
 def titles(
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     page: PageDep,
     as_of: ReportDate,
@@ -43,7 +43,7 @@ def titles(
 
 @router.get("/complaints", response_model=ComplaintsReportOut, responses=responses(*AUTH_ERRORS, 422))
 def complaints_report(
-    session: SessionDep,
+    session: ReadSessionDep,
     lender_id: LenderQuery = None,
     received_from: Annotated[Date | None, Query(description="received on or after")] = None,
     received_to: Annotated[Date | None, Query(description="received on or before")] = None,
@@ -56,7 +56,9 @@ def complaints_report(
 
 
 @router.get("/collections", response_model=CollectionsReportOut, responses=responses(*AUTH_ERRORS, 422))
-def collections_report(session: SessionDep, as_of: ReportDate, principal: Principal = require(*ALL_ROLES)):
+def collections_report(
+    session: ReadSessionDep, as_of: ReportDate, principal: Principal = require(*ALL_ROLES)
+):
     """Per site and officer, as of a day: the loans in arrears (at least 1 day past due) under
     the officer of their latest contact (null: never contacted), how many of them were contacted
     in the 7 days up to as_of, and the promises to pay due in the 30 days up to as_of kept and

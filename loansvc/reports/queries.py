@@ -35,7 +35,7 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from loansvc.db.base import Money
 from loansvc.db.models import (
@@ -47,10 +47,12 @@ from loansvc.db.models import (
     Repayment,
     RepaymentAllocation,
     RepaymentReversal,
+    Restructure,
     ScheduledInstallment,
     Site,
 )
 from loansvc.domain.arrears import BUCKETS, CLASSES, DEFAULT_ARREARS_POLICY, ArrearsPolicy, aging_bucket
+from loansvc.lending.positions import on_watch_sql
 
 SI = ScheduledInstallment
 RA = RepaymentAllocation
@@ -66,7 +68,9 @@ GROUP_NAMES = {"lender": "lender_name", "site": "site_name", "product": "product
 @dataclass(frozen=True)
 class Scope:
     """What a report covers: the date, the grouping (None: one row per currency), the lender of a
-    partner's key (None: every lender) and the classification policy."""
+    partner's key (None: every lender) and the classification policy. `today`: the service's
+    today; an as_of on or after it is read from the positions the ledger keeps on the loans
+    (None: always the exact whole-schedule query)."""
 
     as_of: date
     group_by: str | None = None
@@ -74,6 +78,12 @@ class Scope:
     policy: ArrearsPolicy = DEFAULT_ARREARS_POLICY
     # the legal cap (settings): loans whose APR, shown to 2 decimals, is above it are counted apart
     rate_cap_percent: Decimal | None = None
+    today: date | None = None
+
+    @property
+    def current(self) -> bool:
+        """Nothing can be dated after today: the stored positions are the positions at as_of."""
+        return self.today is not None and self.as_of >= self.today
 
 
 def _money(expr):
@@ -163,36 +173,15 @@ def _later(column, amount, when, day: date):
 
 def _on_watch(day: date, policy: ArrearsPolicy):
     """A restructured loan is on watch until its last `restructured_watch_installments` installments
-    of the new schedule due by `day` were all paid by their due dates (the figures' `on_watch`)."""
-    def new(row):
-        return and_(
-            row.loan_id == Loan.id,
-            row.version == Loan.schedule_version,
-            row.number >= Loan.restructured_from_number,
-            row.total > ZERO,
-        )
-
-    late_row, paid_row = aliased(SI), aliased(SI)
-    late = or_(late_row.fully_paid_on.is_(None), late_row.fully_paid_on > late_row.due_date)
-    last_late = select(func.max(late_row.number)).where(new(late_row), late_row.due_date < day, late)
-    on_time = (
-        select(func.count())
-        .select_from(paid_row)
-        .where(new(paid_row), paid_row.due_date <= day, paid_row.fully_paid_on <= paid_row.due_date)
-        .where(paid_row.number > func.coalesce(last_late.scalar_subquery(), 0))
-        .scalar_subquery()
-    )
-    return on_time < policy.restructured_watch_installments
+    of the new schedule due by `day` were all paid by their due dates (the figures' `on_watch`),
+    correlated to the report's loan however deep the query nests it."""
+    return on_watch_sql(Loan, day, policy)
 
 
-def positions(scope: Scope, *, detail: bool = False) -> Select:
-    """One row per loan active at as_of: outstanding principal, oldest late due date, bucket,
-    class and PAR balances (detail adds the household, site and lender, for the visit list)."""
-    day, policy = scope.as_of, scope.policy
-    later_tranches = _later(
-        Disbursement.loan_id, Disbursement.amount, Disbursement.disbursed_on, day
-    ).subquery()
-    later_principal = _later(RA.loan_id, RA.principal, RA.paid_on, day).subquery()
+def _late_from_schedule(scope: Scope):
+    """Per loan, the oldest due date before as_of of an installment not fully paid by then (the
+    exact method: the current schedule's unpaid installments and those paid after as_of)."""
+    day = scope.as_of
 
     # installments due before as_of and not fully paid by then: the unpaid ones and those paid after
     # as_of, as two branches so that each reads its own partial index (an OR would scan the table)
@@ -210,16 +199,59 @@ def positions(scope: Scope, *, detail: bool = False) -> Select:
     )
     if scope.lender_id is not None:
         late = late.where(Loan.lender_id == scope.lender_id)
-    late = late.group_by(due.c.loan_id).subquery()
+    return late.group_by(due.c.loan_id).subquery()
 
+
+def _exact(scope: Scope):
+    """(outstanding, oldest late due date, the same to compare with, the joins they need) from the
+    whole history: the running projection less the movements dated after as_of."""
+    day = scope.as_of
+    later_tranches = _later(
+        Disbursement.loan_id, Disbursement.amount, Disbursement.disbursed_on, day
+    ).subquery()
+    later_principal = _later(RA.loan_id, RA.principal, RA.paid_on, day).subquery()
+    approved = Restructure.status == "approved"
+    later_capitalised = (
+        _later(Restructure.loan_id, Restructure.capitalised, Restructure.effective_on, day)
+        .where(approved)
+        .subquery()
+    )
+    late = _late_from_schedule(scope)
     disbursed = Loan.disbursed_amount - func.coalesce(later_tranches.c.amount, ZERO)
+    capitalised = Loan.capitalised_amount - func.coalesce(later_capitalised.c.amount, ZERO)
     repaid = Loan.principal_repaid - func.coalesce(later_principal.c.amount, ZERO)
-    outstanding = disbursed - repaid
-    oldest = late.c.oldest_due
-    bucket_whens = [(oldest <= _days_before(day, s), BUCKETS[k + 1]) for k, s in enumerate(_bucket_starts())]
+
+    def joined(query: Select) -> Select:
+        query = query.outerjoin(later_tranches, later_tranches.c.loan_id == Loan.id)
+        query = query.outerjoin(later_principal, later_principal.c.loan_id == Loan.id)
+        query = query.outerjoin(later_capitalised, later_capitalised.c.loan_id == Loan.id)
+        return query.outerjoin(late, late.c.loan_id == Loan.id)
+
+    return disbursed + capitalised - repaid, late.c.oldest_due, late.c.oldest_due, joined
+
+
+def _stored(scope: Scope):
+    """(outstanding, oldest late due date, what to compare with, no join) from the position on
+    each loan's row: for an as_of on or after today, the oldest open due date is late when it is
+    before as_of."""
+    oldest = case((Loan.oldest_due_on < scope.as_of, Loan.oldest_due_on), else_=null())
+    # every test of lateness compares with a day before as_of, which the open due date itself meets
+    # only when it is before as_of: the bare column serves them (no CASE per comparison)
+    return Loan.outstanding_principal, oldest, Loan.oldest_due_on, lambda query: query
+
+
+def positions(scope: Scope, *, detail: bool = False, exact: bool = False) -> Select:
+    """One row per loan active at as_of: outstanding principal, oldest late due date, bucket,
+    class and PAR balances (detail adds the household, site and lender, for the visit list).
+    As of today (scope.current) they are read off the positions the ledger keeps on the loans
+    (one scan of the loans, no schedule nor payment read, but for a restructured loan's watch);
+    as of an earlier day, or with `exact`, from the whole schedule and the movements after as_of."""
+    day, policy = scope.as_of, scope.policy
+    outstanding, oldest, late_on, joined = _exact(scope) if exact or not scope.current else _stored(scope)
+    bucket_whens = [(late_on <= _days_before(day, s), BUCKETS[k + 1]) for k, s in enumerate(_bucket_starts())]
     grade = case(
-        (_short_term(policy) == 1, _grade(oldest, policy.short_term_bounds, day)),
-        else_=_grade(oldest, policy.long_term_bounds, day),
+        (_short_term(policy) == 1, _grade(late_on, policy.short_term_bounds, day)),
+        else_=_grade(late_on, policy.long_term_bounds, day),
     )
 
     restructured = and_(Loan.restructured_on.is_not(None), Loan.restructured_on <= day)
@@ -227,7 +259,7 @@ def positions(scope: Scope, *, detail: bool = False) -> Select:
     def par(days: int):
         # SEEP: the whole outstanding principal of a loan more than `days` late, and of every
         # restructured loan (restructuring must not take a loan out of the portfolio at risk)
-        return case((or_(oldest < _days_before(day, days), restructured), outstanding), else_=ZERO)
+        return case((or_(late_on < _days_before(day, days), restructured), outstanding), else_=ZERO)
 
     grade = case((and_(restructured, grade == CLASSES[0], _on_watch(day, policy)), CLASSES[1]), else_=grade)
 
@@ -250,10 +282,7 @@ def positions(scope: Scope, *, detail: bool = False) -> Select:
         case((restructured, 1), else_=0).label("restructured"),
         case((restructured, outstanding), else_=ZERO).label("restructured_balance"),
     ]
-    query = select(*columns).select_from(Loan)
-    query = query.outerjoin(later_tranches, later_tranches.c.loan_id == Loan.id)
-    query = query.outerjoin(later_principal, later_principal.c.loan_id == Loan.id)
-    query = query.outerjoin(late, late.c.loan_id == Loan.id)
+    query = joined(select(*columns).select_from(Loan))
     if detail:  # the visit list: ungrouped, with the household and its site
         assert scope.group_by is None
         people = (Household.head_name, Household.phone, Household.parcel_code, Household.site_id)
@@ -411,8 +440,16 @@ def delinquent_rows(
     session: Session, scope: Scope, min_days: int, limit: int, offset: int
 ) -> tuple[list[dict], int]:
     """Loans at least `min_days` late at as_of, the longest late first, with where to find them."""
+    cutoff = _days_before(scope.as_of, min_days)
+    if scope.current:
+        # read through ix_loans_status_oldest_due: the late loans only, in the list's order
+        late = Loan.oldest_due_on <= cutoff
+        count = _scoped(select(func.count()).select_from(Loan).where(active_at(scope.as_of), late), scope)
+        total = session.scalar(count) or 0
+        query = positions(scope, detail=True).where(late).order_by(Loan.oldest_due_on, Loan.id)
+        return _rows(session, query.limit(limit).offset(offset)), total
     loans = positions(scope, detail=True).subquery()
-    late = loans.c.oldest_due <= _days_before(scope.as_of, min_days)
+    late = loans.c.oldest_due <= cutoff
     total = session.scalar(select(func.count()).select_from(loans).where(late)) or 0
     query = (
         select(loans).where(late).order_by(loans.c.oldest_due, loans.c.loan_id).limit(limit).offset(offset)

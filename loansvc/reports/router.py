@@ -14,7 +14,7 @@ from loansvc.domain.errors import InvalidInput
 from loansvc.fields import Currency, Date, DecimalStr, Page
 from loansvc.reports import frames, service, workbook
 from loansvc.reports.schemas import DelinquentLoanOut, GroupBy, PortfolioOut, ReportFormat
-from loansvc.web.deps import ALL_ROLES, PageDep, SessionDep, SettingsDep, TodayDep, require
+from loansvc.web.deps import ALL_ROLES, PageDep, ReadSessionDep, SettingsDep, TodayDep, require
 from loansvc.web.problems import AUTH_ERRORS, responses
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -53,8 +53,9 @@ def _attachment(content: bytes, media_type: str, filename: str) -> Response:
     },
 )
 def portfolio(
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
+    today: TodayDep,
     as_of: ReportDate,
     group_by: GroupBy = "lender",
     format: ReportFormat = "json",
@@ -110,6 +111,7 @@ def portfolio(
         khr_per_usd,
         rate_cap_percent=settings.rate_cap_percent,
         title_return_days=settings.title_return_days,
+        today=today,
     )
     name = f"portfolio-{report.as_of.isoformat()}-by-{group_by}"
     if format == "csv":
@@ -123,7 +125,7 @@ def portfolio(
     "/delinquent-loans", response_model=Page[DelinquentLoanOut], responses=responses(*AUTH_ERRORS, 422)
 )
 def delinquent_loans(
-    session: SessionDep,
+    session: ReadSessionDep,
     page: PageDep,
     today: TodayDep,
     as_of: ReportDate,
@@ -139,24 +141,29 @@ def delinquent_loans(
     "/charts/par-trend.png", response_class=Response, responses={**PNG, **responses(*AUTH_ERRORS, 422)}
 )
 def par_trend_chart(
-    session: SessionDep,
+    session: ReadSessionDep,
+    settings: SettingsDep,
+    today: TodayDep,
     as_of: ReportDate,
     months: Annotated[int, Query(ge=2, le=36)] = 12,
     currency: ChartCurrency = None,
     principal: Principal = require(*ALL_ROLES),
 ):
     """PAR30 and PAR90 in percent at each month end (the last point is as_of), one currency."""
-    png = service.par_trend_chart(session, principal, as_of, months, currency)
+    png = service.par_trend_chart(
+        session, principal, as_of, months, currency, rate_cap_percent=settings.rate_cap_percent, today=today
+    )
     return Response(png, media_type="image/png")
 
 
 @router.get("/charts/aging.png", response_class=Response, responses={**PNG, **responses(*AUTH_ERRORS, 422)})
 def aging_chart(
-    session: SessionDep,
+    session: ReadSessionDep,
+    today: TodayDep,
     as_of: ReportDate,
     currency: ChartCurrency = None,
     principal: Principal = require(*ALL_ROLES),
 ):
     """Outstanding principal per arrears bucket at as_of, one currency."""
-    png = service.aging_chart(session, principal, as_of, currency)
+    png = service.aging_chart(session, principal, as_of, currency, today)
     return Response(png, media_type="image/png")

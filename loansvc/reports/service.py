@@ -34,6 +34,7 @@ from loansvc.reports import charts, collections, frames, queries
 from loansvc.reports.frames import Portfolio, Rows
 from loansvc.reports.queries import GROUP_KEYS, GROUP_NAMES, Scope
 from loansvc.reports.schemas import DelinquentLoanOut
+from loansvc.snapshots import service as snapshots
 
 EXPECTED_MONTHS = 6
 PERSONAL = ("head_name", "phone", "parcel_code")
@@ -91,17 +92,24 @@ def portfolio(
     *,
     rate_cap_percent: Decimal,
     title_return_days: int = DEFAULT_TITLE_RETURN_DAYS,
+    today: date | None = None,
 ) -> Portfolio:
     """`rate_cap_percent`: the legal cap (settings), for the loans counted as above it;
-    `title_return_days` (settings): when a closed loan's land title is overdue."""
+    `title_return_days` (settings): when a closed loan's land title is overdue; `today`: with it,
+    a past month-end as_of reads its positions from the month-end snapshot (loansvc.snapshots)."""
+    # as of today, the positions the ledger keeps on the loans (queries.positions)
     scope = Scope(
-        as_of=as_of, group_by=group_by, lender_id=principal.lender_scope, rate_cap_percent=rate_cap_percent
+        as_of=as_of,
+        group_by=group_by,
+        lender_id=principal.lender_scope,
+        rate_cap_percent=rate_cap_percent,
+        today=today,
     )
     start = month_before(as_of)
     windows = months_after(as_of)
     converted_from = frames.CONVERTIBLE if khr_per_usd is not None else ()
     rows = Rows(
-        positions=queries.position_rows(session, scope, all_currencies=converted_from),
+        positions=snapshots.portfolio_positions(session, scope, today=today, all_currencies=converted_from),
         collected=queries.collected_rows(session, scope, start),
         fallen_due=queries.fallen_due_rows(session, scope, start),
         disbursed=queries.disbursed_rows(session, scope, start),
@@ -128,7 +136,7 @@ def delinquent_loans(
     session: Session, principal: Principal, as_of: date, min_days: int, limit: int, offset: int, today: date
 ) -> Page[DelinquentLoanOut]:
     """The visit list: SQL finds and orders the late loans; the ledger gives each one's figures."""
-    scope = Scope(as_of=as_of, lender_id=principal.lender_scope)
+    scope = Scope(as_of=as_of, lender_id=principal.lender_scope, today=today)
     rows, total = queries.delinquent_rows(session, scope, min_days, limit, offset)
     loans = lending_repository.loans_by_ids(session, [r["loan_id"] for r in rows])
     figures = reads.figures_for(session, list(loans.values()), as_of, today)
@@ -175,21 +183,53 @@ def _chart_currency(position_rows: list[dict], asked: str | None) -> str:
     return min(counts, key=lambda c: (-counts[c], c)) if counts else "USD"
 
 
-def par_trend_chart(
-    session: Session, principal: Principal, as_of: date, months: int, currency: str | None
-) -> bytes:
+def par_trend_points(
+    session: Session,
+    principal: Principal,
+    as_of: date,
+    months: int,
+    currency: str | None,
+    *,
+    rate_cap_percent: Decimal | None = None,
+    today: date | None = None,
+) -> tuple[str, list[dict]]:
+    """The chart's currency and points: the month ends before as_of's month from their snapshots
+    (one statement whatever their number; a month end not taken yet is taken first), then as_of
+    itself from the current position query (with `today`, the positions the ledger keeps when
+    as_of is today). `rate_cap_percent` (settings): what a snapshot taken here counts its loans
+    above the cap against."""
     lender = principal.lender_scope
     dates = month_ends(as_of, months)
-    rows = {d: queries.position_rows(session, Scope(d, lender_id=lender), borrowers=False) for d in dates}
-    currency = _chart_currency(rows[as_of], currency)
+    current = queries.position_rows(session, Scope(as_of, lender_id=lender, today=today), borrowers=False)
+    rows = {**snapshots.trend(session, dates[:-1], lender, rate_cap_percent), as_of: current}
+    currency = _chart_currency(current, currency)
     points = [
         {"date": d, "label": d.strftime("%b %Y"), **frames.trend_point(rows[d], currency)} for d in dates
     ]
+    return currency, points
+
+
+def par_trend_chart(
+    session: Session,
+    principal: Principal,
+    as_of: date,
+    months: int,
+    currency: str | None,
+    *,
+    rate_cap_percent: Decimal | None = None,
+    today: date | None = None,
+) -> bytes:
+    currency, points = par_trend_points(
+        session, principal, as_of, months, currency, rate_cap_percent=rate_cap_percent, today=today
+    )
     return charts.par_trend(points, currency, as_of, _who(principal))
 
 
-def aging_chart(session: Session, principal: Principal, as_of: date, currency: str | None) -> bytes:
-    scope = Scope(as_of=as_of, lender_id=principal.lender_scope)
+def aging_chart(
+    session: Session, principal: Principal, as_of: date, currency: str | None, today: date | None = None
+) -> bytes:
+    """`today`: with it, an as_of of today reads the positions the ledger keeps on the loans."""
+    scope = Scope(as_of=as_of, lender_id=principal.lender_scope, today=today)
     rows = queries.position_rows(session, scope, borrowers=False)
     currency = _chart_currency(rows, currency)
     return charts.aging(frames.aging_buckets(rows, currency), currency, as_of, _who(principal))

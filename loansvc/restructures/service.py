@@ -201,6 +201,7 @@ def approve(
     item.decided_at = utcnow()
     session.flush()
     item.schedule_version = ledger.restructure(session, loan, result, item.id, item.effective_on)
+    item.capitalised = result.capitalised
     audit(
         session,
         principal,

@@ -1,23 +1,7 @@
-"""Today's date for business rules ("never in the future"), in the programme's time zone.
-
-The app holds one clock (`create_app(..., clock=...)`); requests read it through `TodayDep`.
-"""
+"""The programme's clock, for the HTTP layer (it lives in `loansvc.clock`, below every layer)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from loansvc.clock import PHNOM_PENH, Clock, today
 
-PHNOM_PENH = ZoneInfo("Asia/Phnom_Penh")
-
-
-class Clock:
-    """The wall clock in Phnom Penh."""
-
-    def today(self) -> date:
-        return datetime.now(PHNOM_PENH).date()
-
-
-def today() -> date:
-    """Today in Phnom Penh, for the command line (the HTTP layer reads the app's clock)."""
-    return Clock().today()
+__all__ = ["PHNOM_PENH", "Clock", "today"]

@@ -43,6 +43,25 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
+def get_read_session(request: Request) -> Iterator[Session]:
+    """Reports, charts and exports: a session on the read replica when `LOANSVC_READ_DATABASE_URL`
+    names one (read-only transactions, `session.info["read_only"]`), else the primary's ordinary
+    session (then committed like any GET's, so a report may store what it computed once)."""
+    db = request.app.state.db
+    session: Session = getattr(db, "read_session_factory", db.session_factory)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
+
+
 def _lookup(request: Request, token: str) -> Principal | None:
     session: Session = request.app.state.db.session_factory()
     try:

@@ -41,6 +41,7 @@ from hypothesis import HealthCheck, Phase, event, example, given, seed, settings
 from hypothesis import strategies as st
 
 from loansvc.domain.dates import add_months
+from loansvc.lending import positions
 from tests.api.helpers import assert_problem, create_household, create_lender, create_site, unique
 from tests.api.lending import (
     ELIGIBLE_FINANCES,
@@ -59,11 +60,7 @@ _refs = itertools.count(1)
 # Ledger bugs this test found that are not fixed yet, each with its reproduction at the end of this
 # file (a strict xfail): while one is listed, the property accepts its known wrong answer too. Once
 # a reproduction passes (its xfail then fails the run), remove its line here and its marker there.
-KNOWN_BUGS = {
-    "capitalised amounts are not principal on the loan",
-    "a prepayment drops the arrears spread by a restructure",
-    "a prepayment turns a payment holiday into interest-only",
-}
+KNOWN_BUGS = {}
 
 
 def _ref() -> str:
@@ -461,7 +458,14 @@ class Loan:
         before = self.version(r["version"])
         for v in reversed(chain):
             rows_v = self.version(v["version"])
-            check_reamortized(before, rows_v, v["starts_at_number"] - 1, self.spec["prepayment"], self.annual)
+            check_reamortized(
+                before,
+                rows_v,
+                v["starts_at_number"] - 1,
+                self.spec["prepayment"],
+                self.annual,
+                restructured=True,
+            )
             before = rows_v
         assert tuple(rows) == before
         # a payment holiday stays a holiday, and the arrears spread stay owed
@@ -604,6 +608,7 @@ def test_a_restructure_keeps_every_cent(client, world, monkeypatch, spec, before
             event(f"after: {loan.after(step)}")
             loan.check()
     loan.finish()
+    assert positions.verify(world.session) == []
 
 
 # ---------------------------------------------------------------- the bugs found, reproduced
@@ -629,12 +634,6 @@ def _late_family(client, session, monkeypatch, changes: dict):
     return world, loan_id, ORIGINAL
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (KNOWN_BUGS): capitalised arrears become schedule principal but not loan principal: "
-    "outstanding_principal leaves them out and the payoff is refused 409 CONFLICT "
-    "(ck_loans_repaid_within_disbursed)",
-)
 def test_capitalised_arrears_are_principal_and_can_be_paid_off(client, session, monkeypatch):
     world, loan_id, original = _late_family(client, session, monkeypatch, {"capitalise_arrears": True})
     p1 = world["partner_1"]
@@ -654,15 +653,10 @@ def test_capitalised_arrears_are_principal_and_can_be_paid_off(client, session, 
         headers=p1,
         json={"amount": quote["amount"], "paid_on": "2026-12-05", "reference": "PAYOFF"},
     )
-    assert paid.status_code == 201, paid.text  # today: 409 CONFLICT
+    assert paid.status_code == 201, paid.text
     assert paid.json()["loan_status"] == "closed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (KNOWN_BUGS): a prepayment rebuilds the installments after a restructure without "
-    "the arrears the restructure spread over them",
-)
 def test_a_prepayment_keeps_the_arrears_a_restructure_spread(client, session, monkeypatch):
     world, loan_id, original = _late_family(client, session, monkeypatch, {})
     p1 = world["partner_1"]
@@ -690,11 +684,6 @@ def test_a_prepayment_keeps_the_arrears_a_restructure_spread(client, session, mo
     assert spread == Decimal("70.07")  # today: 0.00
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (KNOWN_BUGS): a prepayment before a payment holiday rebuilds the holidays after it "
-    "as interest-only installments",
-)
 def test_a_prepayment_keeps_the_payment_holidays(client, session, monkeypatch):
     changes = {"payment_holiday_periods": 2, "holiday_interest": "capitalise"}
     world, loan_id, _ = _late_family(client, session, monkeypatch, changes)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from loansvc.db.base import Base, IdMixin, Money, Quantity, Rate, TimestampMixin, UTCDateTime, utcnow
 from loansvc.db.models.enums import one_of
+from loansvc.domain.arrears import BUCKETS, CLASSES
 
 LOAN_STATUSES = ("submitted", "approved", "rejected", "withdrawn", "active", "closed", "written_off")
 OPEN_APPLICATION_STATUSES = ("submitted", "approved")
@@ -37,6 +38,16 @@ class Loan(IdMixin, TimestampMixin, Base):
         CheckConstraint("credit_balance >= 0", name="credit_not_negative"),
         CheckConstraint("recovered_amount >= 0", name="recovered_not_negative"),
         Index("ix_loans_lender_status", "lender_id", "status"),
+        # the delinquent list and the current report read the stored positions (loansvc.lending.positions)
+        Index("ix_loans_status_oldest_due", "status", "oldest_due_on", "id"),
+        CheckConstraint("outstanding_principal >= 0", name="outstanding_not_negative"),
+        CheckConstraint(
+            "principal_overdue >= 0 AND interest_overdue >= 0 AND fees_overdue >= 0",
+            name="overdue_not_negative",
+        ),
+        CheckConstraint("days_past_due >= 0", name="days_past_due_not_negative"),
+        one_of("arrears_bucket", BUCKETS, "arrears_bucket_valid"),
+        one_of("nbc_class", CLASSES, "nbc_class_valid"),
         Index("ix_loans_household_status", "household_id", "status"),
         # one open application (submitted or approved, not yet disbursed) per household and lender:
         # the database refuses a concurrent second one (loansvc.loans.service.apply turns it into 409)
@@ -48,6 +59,8 @@ class Loan(IdMixin, TimestampMixin, Base):
             postgresql_where=text(OPEN_APPLICATION_WHERE),
             sqlite_where=text(OPEN_APPLICATION_WHERE),
         ),
+        # a partner's delinquent list: its lender's active loans, the oldest late due date first (0015)
+        Index("ix_loans_lender_oldest_due", "lender_id", "status", "oldest_due_on", "id"),
     )
 
     household_id: Mapped[str] = mapped_column(ForeignKey("households.id"))
@@ -95,7 +108,31 @@ class Loan(IdMixin, TimestampMixin, Base):
     restructured_from_number: Mapped[int | None] = mapped_column(Integer)
     apr_percent: Mapped[Decimal | None] = mapped_column(Rate())
     eir_percent: Mapped[Decimal | None] = mapped_column(Rate())
+    # the position the reports read, kept by the ledger with every movement (loansvc/lending/positions.py):
+    # time-independent (outstanding principal, the oldest open due date) ...
+    outstanding_principal: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default="0")
+    oldest_due_on: Mapped[date | None] = mapped_column(Date)
+    # ... and what time moves, as of position_as_of (the nightly `loansvc positions refresh`)
+    position_as_of: Mapped[date | None] = mapped_column(Date)
+    principal_overdue: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default="0")
+    interest_overdue: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default="0")
+    fees_overdue: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default="0")
+    days_past_due: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    arrears_bucket: Mapped[str | None] = mapped_column(String(10))
+    nbc_class: Mapped[str | None] = mapped_column(String(20))
+    next_due_on: Mapped[date | None] = mapped_column(Date)
+    next_due_amount: Mapped[Decimal | None] = mapped_column(Money())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+# GET /v1/loans in its own order (newest submission first, then id) after each filter's columns
+# (none, the partner's lender, the status, both, the product): migration 0015
+_LIST_ORDER = (Loan.submitted_on.desc(), Loan.id)
+Index("ix_loans_list", *_LIST_ORDER)
+Index("ix_loans_lender_list", Loan.lender_id, *_LIST_ORDER)
+Index("ix_loans_status_list", Loan.status, *_LIST_ORDER)
+Index("ix_loans_lender_status_list", Loan.lender_id, Loan.status, *_LIST_ORDER)
+Index("ix_loans_product_list", Loan.product_id, *_LIST_ORDER)
 
 
 class ScheduledInstallment(Base):

@@ -4,11 +4,12 @@ restructure requests (four eyes), and the holiday calendar that moves due dates.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from loansvc.db.base import Base, IdMixin, TimestampMixin, UTCDateTime
+from loansvc.db.base import Base, IdMixin, Money, TimestampMixin, UTCDateTime
 from loansvc.db.models.enums import one_of
 
 VERSION_KINDS = ("disbursement", "prepayment", "restructure", "holiday", "replay")
@@ -60,6 +61,8 @@ class Restructure(IdMixin, TimestampMixin, Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     decision_reason: Mapped[str | None] = mapped_column(String(2000))
     schedule_version: Mapped[int | None] = mapped_column(Integer)
+    # the arrears and holiday interest the approved restructure made principal
+    capitalised: Mapped[Decimal | None] = mapped_column(Money())
 
 
 class Holiday(IdMixin, TimestampMixin, Base):

@@ -17,30 +17,31 @@ from loansvc.reports.router import CSV, XLSX, ReportDate
 from loansvc.reports.schemas import GroupBy, PortfolioOut
 from loansvc.ui.pages.base import page_router
 from loansvc.ui.web import page_for, render
-from loansvc.web.deps import ALL_ROLES, SessionDep, SettingsDep
+from loansvc.web.deps import ALL_ROLES, ReadSessionDep, SettingsDep, TodayDep
 
 router = page_router()
 CURRENCIES = ("USD", "KHR")
 CurrencyQuery = Annotated[Currency | None, Query(description="the currency shown (default USD)")]
 
 
-def _portfolio(session, settings, principal, as_of, group_by):
+def _portfolio(session, settings, principal, as_of, group_by, today):
     return service.portfolio(
-        session, principal, as_of, group_by, None, rate_cap_percent=settings.rate_cap_percent
+        session, principal, as_of, group_by, None, rate_cap_percent=settings.rate_cap_percent, today=today
     )
 
 
 @router.get("/dashboard")
 def dashboard_page(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
+    today: TodayDep,
     as_of: ReportDate,
     currency: CurrencyQuery = None,
     group_by: GroupBy = "lender",
     principal: Principal = page_for(*ALL_ROLES),
 ):
-    report = _portfolio(session, settings, principal, as_of, group_by)
+    report = _portfolio(session, settings, principal, as_of, group_by, today)
     data: dict[str, Any] = PortfolioOut.model_validate(frames.as_json(report)).model_dump(
         mode="json", by_alias=True, exclude_unset=True
     )
@@ -66,23 +67,31 @@ def dashboard_page(
 
 @router.get("/dashboard/par-trend.png")
 def par_trend(
-    session: SessionDep,
+    session: ReadSessionDep,
+    settings: SettingsDep,
+    today: TodayDep,
     as_of: ReportDate,
     currency: CurrencyQuery = None,
     principal: Principal = page_for(*ALL_ROLES),
 ):
     """GET /v1/reports/charts/par-trend.png's chart (12 months)."""
-    return Response(service.par_trend_chart(session, principal, as_of, 12, currency), media_type="image/png")
+    chart = service.par_trend_chart(
+        session, principal, as_of, 12, currency, rate_cap_percent=settings.rate_cap_percent, today=today
+    )
+    return Response(chart, media_type="image/png")
 
 
 @router.get("/dashboard/aging.png")
 def aging(
-    session: SessionDep,
+    session: ReadSessionDep,
+    today: TodayDep,
     as_of: ReportDate,
     currency: CurrencyQuery = None,
     principal: Principal = page_for(*ALL_ROLES),
 ):
-    return Response(service.aging_chart(session, principal, as_of, currency), media_type="image/png")
+    return Response(
+        service.aging_chart(session, principal, as_of, currency, today=today), media_type="image/png"
+    )
 
 
 def _attachment(content: bytes, media_type: str, filename: str) -> Response:
@@ -93,26 +102,28 @@ def _attachment(content: bytes, media_type: str, filename: str) -> Response:
 
 @router.get("/dashboard/portfolio.csv")
 def portfolio_csv(
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
+    today: TodayDep,
     as_of: ReportDate,
     group_by: GroupBy = "lender",
     principal: Principal = page_for(*ALL_ROLES),
 ):
     """GET /v1/reports/portfolio?format=csv, as a download the browser can follow."""
-    report = _portfolio(session, settings, principal, as_of, group_by)
+    report = _portfolio(session, settings, principal, as_of, group_by, today)
     name = f"portfolio-{report.as_of.isoformat()}-by-{group_by}.csv"
     return _attachment(frames.to_csv(report).encode("utf-8"), CSV, name)
 
 
 @router.get("/dashboard/portfolio.xlsx")
 def portfolio_xlsx(
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
+    today: TodayDep,
     as_of: ReportDate,
     group_by: GroupBy = "lender",
     principal: Principal = page_for(*ALL_ROLES),
 ):
-    report = _portfolio(session, settings, principal, as_of, group_by)
+    report = _portfolio(session, settings, principal, as_of, group_by, today)
     name = f"portfolio-{report.as_of.isoformat()}-by-{group_by}.xlsx"
     return _attachment(workbook.to_xlsx(report), XLSX, name)

@@ -76,7 +76,10 @@ def make_engine(url: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, **kwarg
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    # no JIT: the report statements are costed high (the restructured-watch subquery) and PostgreSQL
+    # then spends seconds compiling each one that runs in tens of milliseconds (docs/benchmarks.md)
+    connect_args = {"options": "-c jit=off", **kwargs.pop("connect_args", {})}
+    return create_engine(url, connect_args=connect_args, **kwargs)
 
 
 class Database:

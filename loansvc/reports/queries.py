@@ -202,9 +202,10 @@ def _late_from_schedule(scope: Scope):
     return late.group_by(due.c.loan_id).subquery()
 
 
-def _exact(scope: Scope):
+def _exact(scope: Scope, *, late_too: bool = True):
     """(outstanding, oldest late due date, the same to compare with, the joins they need) from the
-    whole history: the running projection less the movements dated after as_of."""
+    whole history: the running projection less the movements dated after as_of. Without
+    `late_too`, the outstanding principal only (no schedule read: no oldest late due date)."""
     day = scope.as_of
     later_tranches = _later(
         Disbursement.loan_id, Disbursement.amount, Disbursement.disbursed_on, day
@@ -216,7 +217,7 @@ def _exact(scope: Scope):
         .where(approved)
         .subquery()
     )
-    late = _late_from_schedule(scope)
+    late = _late_from_schedule(scope) if late_too else None
     disbursed = Loan.disbursed_amount - func.coalesce(later_tranches.c.amount, ZERO)
     capitalised = Loan.capitalised_amount - func.coalesce(later_capitalised.c.amount, ZERO)
     repaid = Loan.principal_repaid - func.coalesce(later_principal.c.amount, ZERO)
@@ -225,9 +226,10 @@ def _exact(scope: Scope):
         query = query.outerjoin(later_tranches, later_tranches.c.loan_id == Loan.id)
         query = query.outerjoin(later_principal, later_principal.c.loan_id == Loan.id)
         query = query.outerjoin(later_capitalised, later_capitalised.c.loan_id == Loan.id)
-        return query.outerjoin(late, late.c.loan_id == Loan.id)
+        return query if late is None else query.outerjoin(late, late.c.loan_id == Loan.id)
 
-    return disbursed + capitalised - repaid, late.c.oldest_due, late.c.oldest_due, joined
+    oldest = null() if late is None else late.c.oldest_due
+    return disbursed + capitalised - repaid, oldest, oldest, joined
 
 
 def _stored(scope: Scope):
@@ -358,8 +360,14 @@ def recovered_rows(session: Session, scope: Scope, start: date) -> list[dict]:
 
 
 def portfolio_rows(session: Session, scope: Scope) -> list[dict]:
-    """The gross loan portfolio at as_of per group and currency (for the period's average)."""
-    loans = positions(scope).subquery()
+    """The gross loan portfolio at as_of per group and currency (for the period's average): the
+    outstanding principal alone, so no schedule is read (only the movements after as_of)."""
+    if scope.current:
+        outstanding, joined = Loan.outstanding_principal, lambda query: query
+    else:
+        outstanding, _, _, joined = _exact(scope, late_too=False)
+    query = joined(select(*_keys(scope), Loan.currency, outstanding.label("outstanding")).select_from(Loan))
+    loans = _scoped(query.where(active_at(scope.as_of)), scope).subquery()
     dims = ([loans.c.group_key] if scope.group_by else []) + [loans.c.currency]
     query = select(*dims, _money(func.sum(loans.c.outstanding)).label("portfolio")).group_by(*dims)
     return _rows(session, query)

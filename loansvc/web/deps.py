@@ -27,6 +27,11 @@ def get_session(request: Request) -> Iterator[Session]:
     db = request.app.state.db
     writes = request.method not in SAFE_METHODS
     factory = getattr(db, "write_session_factory", db.session_factory) if writes else db.session_factory
+    yield from _unit_of_work(factory)
+
+
+def _unit_of_work(factory) -> Iterator[Session]:
+    """A request's session: committed when the endpoint returns, rolled back when it raises."""
     session: Session = factory()
     try:
         yield session
@@ -48,15 +53,7 @@ def get_read_session(request: Request) -> Iterator[Session]:
     names one (read-only transactions, `session.info["read_only"]`), else the primary's ordinary
     session (then committed like any GET's, so a report may store what it computed once)."""
     db = request.app.state.db
-    session: Session = getattr(db, "read_session_factory", db.session_factory)()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+    yield from _unit_of_work(getattr(db, "read_session_factory", db.session_factory))
 
 
 ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]

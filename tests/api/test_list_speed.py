@@ -16,12 +16,9 @@ million does beyond 10,000: a null total unless ?count=true. The API key is read
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import event
 
 from loansvc.config import Settings
 from loansvc.db.models import Loan
@@ -29,6 +26,7 @@ from loansvc.fields import cursor_token
 from loansvc.main import create_app
 from tests.api.helpers import assert_problem, create_household, create_lender, create_product, create_site
 from tests.api.lending import ELIGIBLE_FINANCES, named_key
+from tests.api.test_statement_counts import counting
 
 FIRST_DAY = date(2026, 3, 1)
 LOANS = 36
@@ -39,20 +37,6 @@ LIMIT = 12  # the exact-count limit of this app
 def app(db, database_url):
     settings = Settings(database_url=database_url, auth_cache_seconds=0, list_exact_count_limit=LIMIT)
     return create_app(settings, database=db)
-
-
-@contextmanager
-def counting(connection) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(connection, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(connection, "before_cursor_execute", count)
 
 
 @pytest.fixture()

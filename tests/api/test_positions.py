@@ -12,12 +12,11 @@ current report read from them.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from loansvc.auth.principal import Principal
@@ -27,6 +26,7 @@ from loansvc.reports import queries, service
 from loansvc.reports.queries import Scope
 from tests.api.lending import apply, approve, business_day, lending_world, release
 from tests.api.report_book import book_loan, build_book, monthly, registry
+from tests.api.test_statement_counts import counting
 
 ADMIN = Principal(key_id="tests", name="tests", role="admin", lender_id=None)
 CAP = Decimal("18")
@@ -122,20 +122,6 @@ def test_the_current_report_over_http_reads_the_positions(client, session, book,
     [line] = positions.verify(session)
     assert line.startswith(f"loan {book['L1']}: outstanding_principal stored 701.00"), line
     assert "from history 700.00" in line, line
-
-
-@contextmanager
-def counting(connection):
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(connection, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(connection, "before_cursor_execute", count)
 
 
 def test_the_current_report_costs_the_same_whatever_the_history(

@@ -196,11 +196,11 @@ def record_payment(session: Session, loan: Loan, payment: PaymentIn) -> Repaymen
     rows = repository.installments(session, loan, open_only=True)
     period = repository.period_of(session, loan, payment.paid_on)
     step = _plan(rows, repayment.id, payment.amount, payment.paid_on, terms, period)
-    if step.prepaid > 0:  # a tranche dated after the payment is not there to prepay yet
-        tranches = repository.disbursements(session, loan.id)
-        unlent = _unlent(loan, tranches, payment.paid_on)
-        if unlent > 0:
-            step = _plan(rows, repayment.id, payment.amount, payment.paid_on, terms, period, unlent)
+    rebuilds = step.prepaid > 0 or step.daily_interest is not None
+    tranches = _tranches(session, loan) if rebuilds else []
+    unlent = _unlent(tranches, payment.paid_on)
+    if step.prepaid > 0 and unlent > 0:  # a tranche dated after the payment is not there to prepay yet
+        step = _plan(rows, repayment.id, payment.amount, payment.paid_on, terms, period, unlent)
     error = _overpaid(step.credit, terms)
     if error:
         raise error
@@ -209,9 +209,8 @@ def record_payment(session: Session, loan: Loan, payment: PaymentIn) -> Repaymen
     session.add_all(_apply_step(loan, rows, repayment.id, payment.paid_on, step))
     loan.credit_balance = (loan.credit_balance or ZERO) + step.credit
     if step.prepaid > 0 or step.daily_interest is not None:
-        rows = _reamortize(
-            session, loan, terms, repository.installments(session, loan), step, payment.paid_on, repayment.id
-        )
+        current = repository.installments(session, loan)
+        rows = _reamortize(session, loan, terms, current, step, payment.paid_on, repayment.id, tranches)
         rows = [r for r in rows if _is_open(r)]
     _settle(loan, [r for r in rows if _is_open(r)], payment.paid_on)
     session.flush()
@@ -268,7 +267,7 @@ def _plan(
 ) -> _Step:
     """How a payment is allocated: what is due (the installments whose period has begun, oldest
     first, in the contract's order), then principal: never interest or fees of a period not begun,
-    never principal not yet lent (`unlent`: the tranches that join after the period).
+    never principal not yet lent (`unlent`: the tranches dated after `paid_on`).
     `period`: (start, end) of the period `paid_on` falls in, None after the last due date."""
     payable, later = _split(rows, period[1] if period else None)
     fees, result = _allocate(payable, payment_id, amount, paid_on, terms)
@@ -297,13 +296,17 @@ def _plan(
     return _Step(fees, result, prepaid, excess - prepaid, current_due)
 
 
-def _unlent(loan: Loan, tranches, paid_on: date) -> Decimal:
+def _tranches(session: Session, loan: Loan) -> list:
+    """The disbursements after the first day's: the tranches that join the schedule later."""
+    return [
+        d for d in repository.disbursements(session, loan.id) if d.disbursed_on != loan.first_disbursed_on
+    ]
+
+
+def _unlent(tranches, paid_on: date) -> Decimal:
     """The principal of the tranches dated after `paid_on`: not lent yet that day, so not there to
     prepay (a payment replayed before a tranche recorded later)."""
-    later = (
-        t.amount for t in tranches if t.disbursed_on > paid_on and t.disbursed_on != loan.first_disbursed_on
-    )
-    return sum(later, ZERO)
+    return sum((t.amount for t in tranches if t.disbursed_on > paid_on), ZERO)
 
 
 class _Trimmed:
@@ -390,18 +393,18 @@ def rebuild(session: Session, loan: Loan) -> None:
     repository.clear_allocations(session, loan.id, created_after=frozen_until)
     loan.principal_repaid = repository.frozen_principal(session, loan.id, frozen_until)
     credit, lines = ZERO, []
-    tranches = repository.disbursements(session, loan.id)
+    tranches = _tranches(session, loan)
     for payment in repository.payments_to_replay(session, loan.id, created_after=frozen_until):
         open_rows = [r for r in rows if _is_open(r)]
         period = _period_in(rows, payment.paid_on, loan)
-        unlent = _unlent(loan, tranches, payment.paid_on)
+        unlent = _unlent(tranches, payment.paid_on)
         step = _plan(open_rows, payment.id, payment.amount, payment.paid_on, terms, period, unlent)
         lines += _apply_step(loan, open_rows, payment.id, payment.paid_on, step)
         credit += step.credit
         if step.prepaid > 0 or step.daily_interest is not None:
             session.add_all(lines)
             lines = []
-            rows = _reamortize(session, loan, terms, rows, step, payment.paid_on, payment.id)
+            rows = _reamortize(session, loan, terms, rows, step, payment.paid_on, payment.id, tranches)
     error = _overpaid(credit, terms)
     if error:
         raise error
@@ -526,16 +529,11 @@ def _installment_fee(session: Session, loan: Loan, terms: LoanTerms) -> Decimal:
     return sum((fee_amount(f, first.quantize(q), q, Rounding.HALF_EVEN) for f in per_installment), ZERO)
 
 
-def _joins(
-    session: Session, loan: Loan, terms: LoanTerms, rows, later, start: date, daily: bool
-) -> list[Join]:
+def _joins(terms: LoanTerms, tranches, rows, later, start: date, daily: bool) -> list[Join]:
     """The tranches that join after `start`, in the installments `later`: with per-period interest
     a tranche joins at the first due date on or after its day (the installment after it accrues on
     it); with daily interest it accrues from its own day. Each with the level the version in force
     has from there (`reduce_term` keeps it)."""
-    tranches = [
-        d for d in repository.disbursements(session, loan.id) if d.disbursed_on != loan.first_disbursed_on
-    ]
     if not tranches or not later:
         return []
     dues = [r.due_date for r in rows]
@@ -556,7 +554,7 @@ def _joins(
             day = joins_on
         if number is None:
             continue
-        i = max(index.get(number, 0), 0) if number >= later[0].number else 0
+        i = index.get(number, 0)  # one joining the current period's installment joins the first later
         row = later[i]
         kept = row.principal if equal_principal else row.principal + row.interest
         level = kept if terms.prepayment is Prepayment.REDUCE_TERM and i < len(later) - 1 else None
@@ -567,16 +565,21 @@ def _joins(
 def _version_start(session: Session, loan: Loan, number: int, default: date) -> date:
     """With daily interest: the day installment `number`'s period began in the version in force
     (a prepayment inside the period before rebuilt it from its own day)."""
-    version = next(
-        (v for v in repository.versions(session, loan.id) if v.version == loan.schedule_version), None
-    )
+    version = repository.version(session, loan.id, loan.schedule_version)
     if version is not None and version.kind == "prepayment" and version.starts_at_number == number:
         return version.effective_on
     return default
 
 
 def _reamortize(
-    session: Session, loan: Loan, terms: LoanTerms, rows, step: _Step, paid_on: date, repayment_id: str
+    session: Session,
+    loan: Loan,
+    terms: LoanTerms,
+    rows,
+    step: _Step,
+    paid_on: date,
+    repayment_id: str,
+    tranches: list,
 ):
     """After a payment put `step.prepaid` on principal: a new schedule version that keeps the
     installments whose period had begun (as paid) and rebuilds the later ones from the reduced
@@ -590,7 +593,7 @@ def _reamortize(
     k = kept[-1].number if kept else 0
     daily = terms.interest_calculation is InterestCalculation.DAILY
     start = paid_on if daily else (kept[-1].due_date if kept else loan.first_disbursed_on)
-    joins = _joins(session, loan, terms, rows, later, start, daily)
+    joins = _joins(terms, tranches, rows, later, start, daily)
     balance = sum((r.principal - r.paid_principal for r in later), ZERO) - step.prepaid
     balance -= sum((j.amount for j in joins), ZERO)
     for n, j in enumerate(joins):  # prepaid beyond what had joined: a tranche lent, not yet joined

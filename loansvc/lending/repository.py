@@ -213,6 +213,11 @@ def versions(session: Session, loan_id: str) -> list[ScheduleVersion]:
     return list(session.scalars(query.order_by(ScheduleVersion.version)))
 
 
+def version(session: Session, loan_id: str, number: int) -> ScheduleVersion | None:
+    """The record of one schedule version (why and from when it was written)."""
+    return session.get(ScheduleVersion, (loan_id, number))
+
+
 def derived_version(
     session: Session, loan_id: str, previous: int, repayment_id: str
 ) -> ScheduleVersion | None:

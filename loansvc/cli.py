@@ -320,6 +320,35 @@ def snapshots_take(
     )
 
 
+@snapshots_app.command("flows")
+def snapshots_flows(
+    until: Annotated[
+        str | None, typer.Option("--until", help="YYYY-MM-DD, a day over; default yesterday")
+    ] = None,
+    days: Annotated[int, typer.Option("--days", min=1, max=3660, help="days looked back from --until")] = 62,
+) -> None:
+    """Store the daily flows (payments, disbursements, installments fallen due...) of the days up
+    to --until not stored yet, which the reports read instead of the movements (nightly, after
+    `positions refresh`; idempotent; a second run at the same time does nothing)."""
+    from datetime import date, timedelta
+
+    from loansvc.snapshots import flows
+    from loansvc.web.clock import today
+
+    current = today()
+    try:
+        last = date.fromisoformat(until) if until else current - timedelta(days=1)
+    except ValueError as exc:
+        typer.echo("error: --until is written YYYY-MM-DD", err=True)
+        raise typer.Exit(2) from exc
+    with _database().transaction() as session:
+        outcome = flows.fill(session, last, today=current, days=days)
+    if outcome.status == "locked":
+        typer.echo("another snapshots flows holds the lock; nothing done")
+    else:
+        typer.echo(f"flows stored for {outcome.days} days: {outcome.rows} rows")
+
+
 @positions_app.command("refresh")
 def positions_refresh(
     as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD; default today")] = None,

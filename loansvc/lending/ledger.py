@@ -49,10 +49,15 @@ from loansvc.lending.terms import LoanTerms, terms_of
 from loansvc.snapshots import stale
 
 
-def moved(session: Session, lender_id: str, on: date) -> None:
-    """A movement dated `on`: when that is in a month already ended, the month-end snapshots from
-    `on` are stale (`snapshots.stale`); a movement of the current month touches none (nothing)."""
-    if on < today().replace(day=1):
+def moved(session: Session, lender_id: str, on: date, *, positions_too: bool = True) -> None:
+    """A movement dated `on`: before today, the daily flows stored from `on` are stale; in a month
+    already ended, so are the month-end snapshots from `on` (`snapshots.stale`). A movement dated
+    today touches neither (nothing). `positions_too=False`: a movement that moves no position (a
+    recovery on a written-off loan) leaves the snapshots alone."""
+    current = today()
+    if on < current:
+        stale.invalidate_flows(session, lender_id, on)
+    if positions_too and on < current.replace(day=1):
         stale.invalidate(session, lender_id, on)
 
 
@@ -174,6 +179,7 @@ def record_payment(session: Session, loan: Loan, payment: PaymentIn) -> Repaymen
                 f"loan was written off ({still_owed} left to recover)",
                 code="OVERPAYMENT",
             )
+        moved(session, loan.lender_id, payment.paid_on, positions_too=False)
         session.add(repayment)
         loan.recovered_amount = (loan.recovered_amount or ZERO) + payment.amount
         positions.settle(loan, [], payment.paid_on)
@@ -363,8 +369,7 @@ def reverse_payment(
         )
     )
     session.flush()
-    if repayment.kind == "repayment":
-        moved(session, loan.lender_id, repayment.paid_on)
+    moved(session, loan.lender_id, repayment.paid_on, positions_too=repayment.kind == "repayment")
     if repayment.kind == "recovery":
         loan.recovered_amount -= repayment.amount
         session.flush()
@@ -734,8 +739,11 @@ def write_version(
 
 def restructure(session: Session, loan: Loan, plan, restructure_id: str, effective_on: date) -> int:
     """Write an approved restructure's schedule version: the earlier installments as they were paid,
-    then the new ones. Nothing paid moves; later payments are allocated to the new installments."""
-    moved(session, loan.lender_id, effective_on)
+    then the new ones. Nothing paid moves; later payments are allocated to the new installments.
+    An earlier installment still owing is cut to what was paid on it (it leaves the arrears, now
+    capitalised or spread): what fell due on its day changes, so the movement is dated from there."""
+    cut_days = [row["due_date"] for row in plan.kept if row["fully_paid_on"] == effective_on]
+    moved(session, loan.lender_id, min([effective_on, *cut_days]))
     kept = [ScheduledInstallment(loan_id=loan.id, version=0, **row) for row in plan.kept]
     new = [_fresh(loan.id, 0, i) for i in plan.installments]
     version = write_version(

@@ -472,3 +472,135 @@ def group_names(session: Session, group_by: str, keys: Sequence[str]) -> dict[st
     table = {"lender": Lender, "site": Site, "product": Product}[group_by]
     query = select(table.id, table.name).where(table.id.in_(sorted(set(keys))))
     return {row.id: row.name for row in session.execute(query)}
+
+
+# --- the period's flows, per kind ------------------------------------------------------------------
+# Each flow of the report's period is a sum of movements dated in it, so it adds up day by day: the
+# nightly fill stores each day's sums (loansvc.snapshots.flows) and a report adds the days stored
+# to these same statements over the days not stored yet. The portfolio at the period's start is the
+# portfolio at as_of less the principal movements of the period (service.portfolio_at_start).
+
+FLOW_KINDS = (
+    "collected",
+    "recoveries",
+    "disbursed_cash",
+    "disbursed_materials",
+    "principal_repaid",
+    "capitalised",
+    "fallen_due",
+    "paid_by_due_date",
+)
+ALL_DIMS = (Loan.lender_id, Household.site_id, Loan.product_id, Loan.currency)
+
+
+def flow_parts(scope: Scope, since: date, until: date, *, period_start: date | None = None) -> list[Select]:
+    """One statement per kind over the movements dated in (since, until].
+
+    With `period_start` (a report's period, which may start before `since`): rows of (group_key,
+    currency, kind, amount) for the report's group and lender, the installments fallen due counted
+    only for the loans not closed by the period's start. Without it (the nightly fill): rows of
+    (day, lender_id, site_id, product_id, currency, kind, closed_before, amount) for every lender,
+    `closed_before` being the day a loan closed when that was before the installment fell due."""
+    per_day = period_start is None
+
+    def part(kind: str, amount, day, query: Select, *where, closed_before=None) -> Select:
+        if per_day:
+            query = query.join(Household, Household.id == Loan.household_id)
+            dims = [day.label("day"), *ALL_DIMS]
+            before = (closed_before if closed_before is not None else null()).label("closed_before")
+            grouped = [*dims, closed_before] if closed_before is not None else dims
+            columns = [*dims, literal(kind).label("kind"), before]
+        else:
+            query = _scoped(query, scope)
+            dims = [*_keys(scope), Loan.currency]
+            grouped = dims
+            columns = [*dims, literal(kind).label("kind")]
+        query = query.add_columns(*columns, _money(func.sum(amount)).label("amount"))
+        return query.where(day > since, day <= until, *where).group_by(*grouped)
+
+    payments = select().select_from(Repayment).join(Loan, Loan.id == Repayment.loan_id)
+    reversed_ = select(RepaymentReversal.id).where(RepaymentReversal.repayment_id == Repayment.id).exists()
+    tranches = select().select_from(Disbursement).join(Loan, Loan.id == Disbursement.loan_id)
+    allocations = select().select_from(RA).join(Loan, Loan.id == RA.loan_id)
+    restructures = select().select_from(Restructure).join(Loan, Loan.id == Restructure.loan_id)
+    installments = select().select_from(SI).join(Loan, _current())
+    falling = [
+        Loan.status.in_(BOOKED),
+        or_(Loan.written_off_on.is_(None), Loan.written_off_on >= SI.due_date),
+    ]
+    closed_before = None
+    if per_day:
+        closed_before = case((Loan.closed_on < SI.due_date, Loan.closed_on), else_=null())
+    else:
+        falling.append(or_(Loan.closed_on.is_(None), Loan.closed_on > period_start))
+    return [
+        part(
+            "collected",
+            Repayment.amount,
+            Repayment.paid_on,
+            payments,
+            ~reversed_,
+            Repayment.kind == "repayment",
+        ),
+        part(
+            "recoveries",
+            Repayment.amount,
+            Repayment.paid_on,
+            payments,
+            ~reversed_,
+            Repayment.kind == "recovery",
+        ),
+        part(
+            "disbursed_cash",
+            Disbursement.amount,
+            Disbursement.disbursed_on,
+            tranches,
+            Disbursement.kind == "cash",
+        ),
+        part(
+            "disbursed_materials",
+            Disbursement.amount,
+            Disbursement.disbursed_on,
+            tranches,
+            Disbursement.kind == "materials",
+        ),
+        part("principal_repaid", RA.principal, RA.paid_on, allocations),
+        part(
+            "capitalised",
+            Restructure.capitalised,
+            Restructure.effective_on,
+            restructures,
+            Restructure.status == "approved",
+        ),
+        part("fallen_due", SI.total, SI.due_date, installments, *falling, closed_before=closed_before),
+        part(
+            "paid_by_due_date",
+            SI.paid_by_due_date,
+            SI.due_date,
+            installments,
+            *falling,
+            closed_before=closed_before,
+        ),
+    ]
+
+
+def flow_rows(session: Session, scope: Scope, since: date, period_start: date) -> list[dict]:
+    """The report's flows over the days (since, as_of] not stored, in one statement."""
+    if since >= scope.as_of:
+        return []
+    return _rows(session, union_all(*flow_parts(scope, since, scope.as_of, period_start=period_start)))
+
+
+def left_rows(session: Session, scope: Scope, start: date) -> list[dict]:
+    """Per group and currency, what the loans that closed or were written off in (start, as_of]
+    still carry in the ledger's running projection (disbursed + capitalised - repaid): nothing for
+    a closed loan, the principal written off for a written-off one. With the period's principal
+    movements, it gives the portfolio at the period's start (service.portfolio_at_start)."""
+    dims = [*_keys(scope), Loan.currency]
+    carried = Loan.disbursed_amount + Loan.capitalised_amount - Loan.principal_repaid
+    query = select(*dims, _money(func.sum(carried)).label("left"))
+    left = or_(
+        and_(Loan.status == "closed", Loan.closed_on > start, Loan.closed_on <= scope.as_of),
+        and_(Loan.status == "written_off", Loan.written_off_on > start, Loan.written_off_on <= scope.as_of),
+    )
+    return _rows(session, _scoped(query.where(left), scope).group_by(*dims))

@@ -34,6 +34,7 @@ from loansvc.reports import charts, collections, frames, queries
 from loansvc.reports.frames import Portfolio, Rows
 from loansvc.reports.queries import GROUP_KEYS, GROUP_NAMES, Scope
 from loansvc.reports.schemas import DelinquentLoanOut
+from loansvc.snapshots import flows as snapshot_flows
 from loansvc.snapshots import service as snapshots
 
 EXPECTED_MONTHS = 6
@@ -108,16 +109,20 @@ def portfolio(
     start = month_before(as_of)
     windows = months_after(as_of)
     converted_from = frames.CONVERTIBLE if khr_per_usd is not None else ()
-    rows = Rows(
-        positions=snapshots.portfolio_positions(session, scope, today=today, all_currencies=converted_from),
-        collected=queries.collected_rows(session, scope, start),
-        fallen_due=queries.fallen_due_rows(session, scope, start),
-        disbursed=queries.disbursed_rows(session, scope, start),
-        written_off=queries.written_off_rows(session, scope, start),
-        expected=queries.expected_rows(session, scope, windows),
-        recoveries=queries.recovered_rows(session, scope, start),
-        portfolio_at_start=queries.portfolio_rows(session, replace(scope, as_of=start)),
-    )
+    positions = snapshots.portfolio_positions(session, scope, today=today, all_currencies=converted_from)
+    if today is None:  # the exact method throughout: every flow from the movements themselves
+        rows = Rows(
+            positions=positions,
+            collected=queries.collected_rows(session, scope, start),
+            fallen_due=queries.fallen_due_rows(session, scope, start),
+            disbursed=queries.disbursed_rows(session, scope, start),
+            written_off=queries.written_off_rows(session, scope, start),
+            expected=queries.expected_rows(session, scope, windows),
+            recoveries=queries.recovered_rows(session, scope, start),
+            portfolio_at_start=queries.portfolio_rows(session, replace(scope, as_of=start)),
+        )
+    else:
+        rows = _from_flows(session, scope, start, positions, windows)
     months = [label for label, _, _ in windows]
     figures = frames.figures_of(rows, months, scope.policy)
     totals = [{**f} for (s, _, _), f in sorted(figures.items()) if s == "total"]
@@ -130,6 +135,50 @@ def portfolio(
         borrowers = sum(r["borrowers"] for r in rows.positions if r["part"] == "all_borrowers")
         report.converted = frames.converted_totals(totals, khr_per_usd, borrowers)
     return report
+
+
+def _as(rows: list[dict], name: str, sign: int = 1, **extra) -> list[dict]:
+    """Flow rows (group_key, currency, amount) as a frame's rows: the amount under `name`."""
+    out = []
+    for r in rows:
+        keys = {k: v for k, v in r.items() if k != "amount"}
+        out.append({**keys, **extra, name: r["amount"] if sign > 0 else -r["amount"]})
+    return out
+
+
+def _from_flows(session: Session, scope: Scope, start: date, positions: list[dict], windows) -> Rows:
+    """The period's figures from the daily flows (loansvc.snapshots.flows: the days stored, then the
+    movements of the days after them). As of today, the portfolio at the period's start is the
+    portfolio now less what the period moved: for every loan, outstanding at the start = outstanding
+    now - disbursed - capitalised + principal repaid in the period, and a loan that closed or was
+    written off in the period still carried its running balance (queries.left_rows); a loan
+    disbursed in the period adds nothing. Any other day reads it from the movements after it."""
+    flows = snapshot_flows.period_rows(session, scope, start)
+    zero = Decimal(0)
+    if scope.current:
+        now = [
+            {"group_key": r.get("group_key"), "currency": r["currency"], "portfolio": r["principal"]}
+            for r in positions
+            if r["part"] == "position"
+        ]
+        at_start = now + _as(flows["principal_repaid"], "portfolio")
+        for kind in ("disbursed_cash", "disbursed_materials", "capitalised"):
+            at_start += _as(flows[kind], "portfolio", -1)
+        at_start += [{**r, "portfolio": r.pop("left")} for r in queries.left_rows(session, scope, start)]
+    else:
+        at_start = queries.portfolio_rows(session, replace(scope, as_of=start))
+    return Rows(
+        positions=positions,
+        collected=_as(flows["collected"], "collected"),
+        fallen_due=_as(flows["fallen_due"], "fallen_due", paid_by_due_date=zero)
+        + _as(flows["paid_by_due_date"], "paid_by_due_date", fallen_due=zero),
+        disbursed=_as(flows["disbursed_cash"], "amount", kind="cash")
+        + _as(flows["disbursed_materials"], "amount", kind="materials"),
+        written_off=queries.written_off_rows(session, scope, start),
+        expected=queries.expected_rows(session, scope, windows),
+        recoveries=_as(flows["recoveries"], "recoveries"),
+        portfolio_at_start=at_start,
+    )
 
 
 def delinquent_loans(

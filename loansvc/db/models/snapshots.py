@@ -67,3 +67,49 @@ class PortfolioSnapshot(Base):
     restructured: Mapped[int] = mapped_column(Integer)
     restructured_balance: Mapped[Decimal] = mapped_column(Money())
     taken_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+FLOW_KINDS = (
+    "collected",
+    "recoveries",
+    "disbursed_cash",
+    "disbursed_materials",
+    "principal_repaid",
+    "capitalised",
+    "fallen_due",
+    "paid_by_due_date",
+)
+
+
+class PortfolioFlowDay(Base):
+    """A day whose flow rows are complete (a day without movements has none)."""
+
+    __tablename__ = "portfolio_flow_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PortfolioFlow(Base):
+    """What moved on one day, per lender, site, product, currency and kind: the report's period
+    figures are sums of these (loansvc.snapshots.flows). `closed_before`: for the installments that
+    fell due that day (fallen_due, paid_by_due_date), the day their loan closed when that was before
+    the due date (a period counts them only when it started before that day); else NULL."""
+
+    __tablename__ = "portfolio_flows"
+    __table_args__ = (
+        one_of("kind", FLOW_KINDS, "kind_valid"),
+        Index("ix_portfolio_flows_day", "day"),
+        # invalidate(): one lender's days from a day on
+        Index("ix_portfolio_flows_lender_day", "lender_id", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date)
+    lender_id: Mapped[str] = mapped_column(ForeignKey("lenders.id"))
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    kind: Mapped[str] = mapped_column(String(24))
+    closed_before: Mapped[date | None] = mapped_column(Date, nullable=True)
+    amount: Mapped[Decimal] = mapped_column(Money())

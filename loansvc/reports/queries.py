@@ -32,6 +32,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    true,
     type_coerce,
     union_all,
 )
@@ -503,18 +504,21 @@ def flow_parts(scope: Scope, since: date, until: date, *, period_start: date | N
     `closed_before` being the day a loan closed when that was before the installment fell due."""
     per_day = period_start is None
 
-    def part(kind: str, amount, day, query: Select, *where, closed_before=None) -> Select:
+    def part(kind, amount, day, query: Select, *where, closed_before=None) -> Select:
+        # `kind`: a name, or an expression naming each row's kind (several kinds in one scan)
+        label = literal(kind) if isinstance(kind, str) else kind
+        by_kind = [] if isinstance(kind, str) else [label]
         if per_day:
             query = query.join(Household, Household.id == Loan.household_id)
             dims = [day.label("day"), *ALL_DIMS]
             before = (closed_before if closed_before is not None else null()).label("closed_before")
-            grouped = [*dims, closed_before] if closed_before is not None else dims
-            columns = [*dims, literal(kind).label("kind"), before]
+            grouped = [*dims, *by_kind, *([closed_before] if closed_before is not None else [])]
+            columns = [*dims, label.label("kind"), before]
         else:
             query = _scoped(query, scope)
             dims = [*_keys(scope), Loan.currency]
-            grouped = dims
-            columns = [*dims, literal(kind).label("kind")]
+            grouped = [*dims, *by_kind]
+            columns = [*dims, label.label("kind")]
         query = query.add_columns(*columns, _money(func.sum(amount)).label("amount"))
         return query.where(day > since, day <= until, *where).group_by(*grouped)
 
@@ -523,7 +527,11 @@ def flow_parts(scope: Scope, since: date, until: date, *, period_start: date | N
     tranches = select().select_from(Disbursement).join(Loan, Loan.id == Disbursement.loan_id)
     allocations = select().select_from(RA).join(Loan, Loan.id == RA.loan_id)
     restructures = select().select_from(Restructure).join(Loan, Loan.id == Restructure.loan_id)
-    installments = select().select_from(SI).join(Loan, _current())
+    # each installment twice, once per kind: what fell due, and what was paid on it by then
+    due_kinds = union_all(
+        select(literal("fallen_due").label("kind")), select(literal("paid_by_due_date").label("kind"))
+    ).subquery("due_kinds")
+    installments = select().select_from(SI).join(Loan, _current()).join(due_kinds, true())
     falling = [
         Loan.status.in_(BOOKED),
         or_(Loan.written_off_on.is_(None), Loan.written_off_on >= SI.due_date),
@@ -533,37 +541,12 @@ def flow_parts(scope: Scope, since: date, until: date, *, period_start: date | N
         closed_before = case((Loan.closed_on < SI.due_date, Loan.closed_on), else_=null())
     else:
         falling.append(or_(Loan.closed_on.is_(None), Loan.closed_on > period_start))
+    received = case((Repayment.kind == "repayment", "collected"), else_="recoveries")
+    disbursed = case((Disbursement.kind == "cash", "disbursed_cash"), else_="disbursed_materials")
+    due_amount = case((due_kinds.c.kind == "fallen_due", SI.total), else_=SI.paid_by_due_date)
     return [
-        part(
-            "collected",
-            Repayment.amount,
-            Repayment.paid_on,
-            payments,
-            ~reversed_,
-            Repayment.kind == "repayment",
-        ),
-        part(
-            "recoveries",
-            Repayment.amount,
-            Repayment.paid_on,
-            payments,
-            ~reversed_,
-            Repayment.kind == "recovery",
-        ),
-        part(
-            "disbursed_cash",
-            Disbursement.amount,
-            Disbursement.disbursed_on,
-            tranches,
-            Disbursement.kind == "cash",
-        ),
-        part(
-            "disbursed_materials",
-            Disbursement.amount,
-            Disbursement.disbursed_on,
-            tranches,
-            Disbursement.kind == "materials",
-        ),
+        part(received, Repayment.amount, Repayment.paid_on, payments, ~reversed_),
+        part(disbursed, Disbursement.amount, Disbursement.disbursed_on, tranches),
         part("principal_repaid", RA.principal, RA.paid_on, allocations),
         part(
             "capitalised",
@@ -572,10 +555,9 @@ def flow_parts(scope: Scope, since: date, until: date, *, period_start: date | N
             restructures,
             Restructure.status == "approved",
         ),
-        part("fallen_due", SI.total, SI.due_date, installments, *falling, closed_before=closed_before),
         part(
-            "paid_by_due_date",
-            SI.paid_by_due_date,
+            due_kinds.c.kind,
+            _money(due_amount),
             SI.due_date,
             installments,
             *falling,

@@ -8,7 +8,7 @@ again), and the previous demo keys are revoked.
 from __future__ import annotations
 
 import random
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -29,6 +29,7 @@ from loansvc.db.session import Database
 from loansvc.demo_history import seed_history
 from loansvc.domain.text import search_text
 from loansvc.lending import positions
+from loansvc.snapshots import flows
 from loansvc.web.clock import Clock
 
 SEED = 20260101
@@ -358,4 +359,5 @@ def seed(db: Database, today: date | None = None, khr_per_usd: Decimal = Decimal
         seed_history(session, today, khr_per_usd=khr_per_usd)
         loan_changes(session, today)
         positions.refresh(session, today)  # what the nightly job would have done by today
+        flows.fill(session, today - timedelta(days=1), today=today)  # and the nightly flows
         return issue_demo_keys(session)

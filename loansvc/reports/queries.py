@@ -300,6 +300,62 @@ def _rows(session: Session, query) -> list[dict]:
     return [dict(row) for row in session.execute(query).mappings()]
 
 
+def _stored_positions(scope: Scope) -> Select:
+    """position_rows' "position" part from the stored positions, in two steps: the loans grouped by
+    what their bucket, class and PAR depend on (their oldest open due date, short or long term,
+    restructured and still on watch, above the cap), a few thousand groups whatever the number of
+    loans; then bucket, class and PAR worked out once per group (the same CASEs as `positions`)."""
+    day, policy = scope.as_of, scope.policy
+    restructured = and_(Loan.restructured_on.is_not(None), Loan.restructured_on <= day)
+    # the watch's correlated subquery runs for a restructured loan alone (a CASE branch)
+    watch = case((restructured, case((_on_watch(day, policy), 1), else_=0)), else_=0)
+    flags = [
+        Loan.oldest_due_on.label("due"),
+        _short_term(policy).label("short"),
+        case((restructured, 1), else_=0).label("restructured"),
+        watch.label("watch"),
+        case((_apr_above_cap(scope.rate_cap_percent), 1), else_=0).label("above_cap"),
+    ]
+    inner = select(*_keys(scope), Loan.currency, *flags, func.count().label("loans"))
+    inner = inner.add_columns(_money(func.sum(Loan.outstanding_principal)).label("principal"))
+    grouped = [*_keys(scope), Loan.currency, *flags]
+    g = _scoped(inner.where(active_at(day)), scope).group_by(*grouped).subquery("loan_groups")
+    due, principal = g.c.due, g.c.principal
+    bucket = case(
+        *reversed([(due <= _days_before(day, b), BUCKETS[k + 1]) for k, b in enumerate(_bucket_starts())]),
+        else_=BUCKETS[0],
+    )
+    grade = case(
+        (g.c.short == 1, _grade(due, policy.short_term_bounds, day)),
+        else_=_grade(due, policy.long_term_bounds, day),
+    )
+    grade = case((and_(g.c.restructured == 1, grade == CLASSES[0], g.c.watch == 1), CLASSES[1]), else_=grade)
+
+    def when(condition, value):
+        return func.sum(case((condition, value), else_=ZERO))
+
+    def par(days: int):
+        return _money(when(or_(due < _days_before(day, days), g.c.restructured == 1), principal))
+
+    key = [g.c.group_key] if scope.group_by else []
+    dims = [*key, g.c.currency, bucket.label("bucket"), grade.label("class")]
+    query = select(
+        *dims,
+        func.sum(g.c.loans).label("loans"),
+        _money(func.sum(principal)).label("principal"),
+        par(1).label("par1"),
+        par(30).label("par30"),
+        par(90).label("par90"),
+        when(g.c.above_cap == 1, g.c.loans).label("apr_above_cap"),
+        _money(when(g.c.above_cap == 1, principal)).label("apr_above_cap_balance"),
+        when(g.c.restructured == 1, g.c.loans).label("restructured"),
+        _money(when(g.c.restructured == 1, principal)).label("restructured_balance"),
+        null().label("borrowers"),
+        literal("position").label("part"),
+    )
+    return query.group_by(*key, g.c.currency, bucket, grade)
+
+
 def position_rows(
     session: Session, scope: Scope, *, borrowers: bool = True, all_currencies: Sequence[str] = ()
 ) -> list[dict]:
@@ -307,19 +363,25 @@ def position_rows(
     `part`: "position" per group, currency, bucket and class (loans, principal, PAR balances);
     with borrowers, "borrowers" (distinct households) per group and currency and "currency_borrowers"
     per currency; with all_currencies, "all_borrowers" over those currencies together."""
-    loans = positions(scope).cte("positions")
+    if scope.current:  # the stored positions: grouped twice (below), the households apart
+        people_of = select(*_keys(scope), Loan.currency, Loan.household_id).select_from(Loan)
+        loans = _scoped(people_of.where(active_at(scope.as_of)), scope).cte("borrowing")
+        parts = [_stored_positions(scope)]
+    else:
+        loans = positions(scope).cte("positions")
+        dims = [*([loans.c.group_key] if scope.group_by else []), loans.c.currency]
+        dims += [loans.c.bucket, loans.c["class"]]
+        sums = [_money(func.sum(loans.c.outstanding)).label("principal")]
+        sums += [_money(func.sum(loans.c[name])).label(name) for name in ("par1", "par30", "par90")]
+        sums += [
+            func.sum(loans.c.apr_above_cap).label("apr_above_cap"),
+            _money(func.sum(loans.c.apr_above_cap_balance)).label("apr_above_cap_balance"),
+            func.sum(loans.c.restructured).label("restructured"),
+            _money(func.sum(loans.c.restructured_balance)).label("restructured_balance"),
+        ]
+        loans_per_dim = select(*dims, func.count().label("loans"), *sums, null().label("borrowers"))
+        parts = [loans_per_dim.add_columns(literal("position").label("part")).group_by(*dims)]
     key = [loans.c.group_key] if scope.group_by else []
-    dims = [*key, loans.c.currency, loans.c.bucket, loans.c["class"]]
-    sums = [_money(func.sum(loans.c.outstanding)).label("principal")]
-    sums += [_money(func.sum(loans.c[name])).label(name) for name in ("par1", "par30", "par90")]
-    sums += [
-        func.sum(loans.c.apr_above_cap).label("apr_above_cap"),
-        _money(func.sum(loans.c.apr_above_cap_balance)).label("apr_above_cap_balance"),
-        func.sum(loans.c.restructured).label("restructured"),
-        _money(func.sum(loans.c.restructured_balance)).label("restructured_balance"),
-    ]
-    loans_per_dim = select(*dims, func.count().label("loans"), *sums, null().label("borrowers"))
-    parts = [loans_per_dim.add_columns(literal("position").label("part")).group_by(*dims)]
     households = func.count(func.distinct(loans.c.household_id)).label("borrowers")
     blanks = [null().label(c) for c in ("bucket", "class", "loans", "principal", "par1", "par30", "par90")]
     blanks += [null().label("apr_above_cap"), null().label("apr_above_cap_balance")]

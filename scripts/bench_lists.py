@@ -5,8 +5,9 @@ Used by scripts/bench_reports.py on its own database at each size; runnable alon
 
 The requests (a finance lead's key, made for the run): `GET /v1/loans?limit=50` (the first page),
 a deep page of the same list (half way through it: the keyset cursor the first pages hand out when
-the list has one, else a bounded offset, see `deep_page`), and the delinquent list
-`GET /v1/reports/delinquent-loans?limit=50&as_of=...`. Each is sent at a fixed rate, open loop:
+the list has one, else a bounded offset, see `deep_page`), the delinquent list
+`GET /v1/reports/delinquent-loans?limit=50` (as of the server's today) and, when it hands out a
+keyset cursor, a page half way through it (see `delinquent_deep_page`). Each is sent at a fixed rate, open loop:
 request k leaves at start + k / rate whatever the others do, and its latency counts from that
 scheduled time (no coordinated omission). `--wrk` checks this client once against `wrk` on the
 same endpoint, both closed-loop with the same connections for the same time: if the two agree on
@@ -220,6 +221,39 @@ def deep_page(url: str, base: str, headers: dict, loans: int) -> tuple[str, str]
     )
 
 
+def delinquent_deep_page(url: str, base: str, headers: dict) -> tuple[str, str] | None:
+    """A page half way through the delinquent list (as of the server's today: the active loans whose
+    stored oldest open due date is before today), by its keyset cursor when the list hands one out
+    (`next_after`): made as the list makes it (fields.cursor_token of the oldest due date and id)
+    from one untimed SQL lookup. None when the list has no cursor or fewer than two pages."""
+    first = httpx.get(
+        f"{base}/v1/reports/delinquent-loans", params={"limit": PAGE}, headers=headers, timeout=TIMEOUT
+    ).json()
+    if not first.get("next_after"):
+        return None
+    from sqlalchemy import create_engine, text
+
+    from loansvc.clock import today
+    from loansvc.fields import cursor_token
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        late = f"status = 'active' AND oldest_due_on < DATE '{today().isoformat()}'"  # the server's clock
+        count = conn.execute(text(f"SELECT count(*) FROM loans WHERE {late}")).scalar_one()
+        row = conn.execute(
+            text(
+                f"SELECT oldest_due_on, id FROM loans WHERE {late} ORDER BY oldest_due_on, id OFFSET :n LIMIT 1"
+            ),
+            {"n": max(count // 2 - 1, 0)},
+        ).one_or_none()
+    engine.dispose()
+    if row is None:
+        return None
+    token = cursor_token([row[0].isoformat(), row[1]])
+    path = f"/v1/reports/delinquent-loans?{urlencode({'limit': PAGE, 'after': token})}"
+    return path, f"keyset `after`, late loan {count // 2:,} of {count:,} on"
+
+
 def offset_page(loans: int) -> str:
     """The same depth by offset (the list keeps it): the baseline a keyset page is compared with."""
     return f"/v1/loans?{urlencode({'limit': PAGE, 'offset': loans // 2})}"
@@ -249,7 +283,12 @@ def measure(
             "delinquent list": f"/v1/reports/delinquent-loans?limit={PAGE}",
             "deep offset (baseline)": offset_page(loans),
         }
+        late = delinquent_deep_page(url, base, headers)
+        if late is not None:
+            paths["delinquent deep page"] = late[0]
         out: dict = {"deep_page": how, "paths": paths}
+        if late is not None:
+            out["delinquent_deep_page"] = late[1]
         for name, path in paths.items():
             if name == "deep offset (baseline)" and "offset" in how:
                 continue

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 
 from sqlalchemy.orm import Session
 
 from loansvc.db.models import Loan
+from loansvc.domain.money import round_money
 from loansvc.lending import repository
-from loansvc.lending.figures import LoanFigures, loan_figures
+from loansvc.lending.figures import ZERO, LoanFigures, loan_figures
 
 
 def figures_for(session: Session, loans: Sequence[Loan], as_of: date, today: date) -> dict[str, LoanFigures]:
@@ -22,3 +24,51 @@ def figures_for(session: Session, loans: Sequence[Loan], as_of: date, today: dat
 
 def figures(session: Session, loan: Loan, as_of: date, today: date) -> LoanFigures:
     return figures_for(session, [loan], as_of, today)[loan.id]
+
+
+def _untouched_after(row, as_of: date) -> bool:
+    """Due after as_of with nothing paid on it and no late fee: as of as_of it owes nothing yet
+    (late_fee_as_of is 0 before its due date) and adds nothing paid."""
+    return (
+        row.due_date > as_of
+        and row.penalty == ZERO
+        and row.paid_principal == ZERO
+        and row.paid_interest == ZERO
+        and row.paid_fees == ZERO
+        and row.paid_penalty == ZERO
+    )
+
+
+def _rows_that_count(loan: Loan, rows: Sequence, as_of: date) -> Sequence:
+    """The rows a list item's figures depend on, in their order: all but the installments due after
+    as_of untouched (nothing paid, no late fee) that come after the first such one owing something.
+    Each installment's view is its own row's (figures.installment_views); an untouched one due
+    later is never late (arrears), adds nothing to what was paid (total_paid, principal paid) and
+    is never the next installment once an earlier one still owes something (the first with
+    something left). A restructured loan's watch (figures.on_watch) reads the new schedule's rows:
+    it keeps them all."""
+    if loan.restructured_on is not None:
+        return rows
+    kept, owing_later = [], False
+    for row in rows:
+        if _untouched_after(row, as_of):
+            if owing_later:
+                continue
+            # the first untouched one that owes something (a 0 % grace installment owes nothing)
+            owing_later = round_money(row.total, loan.currency) > ZERO
+        kept.append(row)
+    return kept
+
+
+def page_figures(session: Session, loans: Sequence[Loan], as_of: date, today: date) -> dict[str, LoanFigures]:
+    """A list page's figures: `figures_for`'s, but for the schedule (`installments` is empty), in the
+    same statements. Every other figure is the same (tests/api/test_page_figures.py checks it on
+    every loan of its book): only the rows they depend on are read by the ledger (see
+    `_rows_that_count`), so a young loan's page costs its due installments, not its whole term."""
+    rows = repository.installments_of(session, loans)
+    later = repository.later_movements(session, [loan.id for loan in loans], as_of) if as_of < today else {}
+    out = {}
+    for loan in loans:
+        counted = _rows_that_count(loan, rows[loan.id], as_of)
+        out[loan.id] = replace(loan_figures(loan, counted, as_of, later.get(loan.id)), installments=())
+    return out

@@ -84,7 +84,8 @@ def loan_out(loan: Loan, figures: LoanFigures, assessment: dict | None) -> LoanO
 
 
 def _loan_outs(session: Session, principal: Principal, loans: list[Loan], today: date) -> list[LoanOut]:
-    figures = reads.figures_for(session, loans, today, today)
+    # the list item shows no schedule: the figures of the rows it depends on (reads.page_figures)
+    figures = reads.page_figures(session, loans, today, today)
     assessments = repository.assessments(
         session, [loan.assessment_id for loan in loans if loan.assessment_id]
     )

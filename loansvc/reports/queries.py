@@ -52,6 +52,7 @@ from loansvc.db.models import (
     ScheduledInstallment,
     Site,
 )
+from loansvc.db.query import bounded_count
 from loansvc.domain.arrears import BUCKETS, CLASSES, DEFAULT_ARREARS_POLICY, ArrearsPolicy, aging_bucket
 from loansvc.lending.positions import on_watch_sql
 
@@ -508,23 +509,51 @@ def expected_rows(session: Session, scope: Scope, windows: list[tuple[str, date,
 
 
 def delinquent_rows(
-    session: Session, scope: Scope, min_days: int, limit: int, offset: int
+    session: Session,
+    scope: Scope,
+    min_days: int,
+    limit: int,
+    offset: int,
+    *,
+    after: tuple[date, str] | None = None,
+    count_bound: int | None = None,
 ) -> tuple[list[dict], int]:
-    """Loans at least `min_days` late at as_of, the longest late first, with where to find them."""
+    """Loans at least `min_days` late at as_of, the longest late first (oldest late due date, then
+    id), with where to find them; and their number, counted no further than `count_bound` + 1
+    (None: all of them, see db.query.bounded_count). `after` (oldest late due date, loan id): only
+    the loans after that one in the list's order (keyset); `offset` then skips loans from there.
+
+    As of today (scope.current) the late loans are the active ones whose stored oldest open due
+    date is on or before the cutoff: read through ix_loans_status_oldest_due (or, for a partner,
+    ix_loans_lender_oldest_due) in the list's order, so a page reads `limit` index entries (after
+    `offset`), never the rows before it nor a sort of every late loan; each row's position, its
+    household and site are then joined for the page's loans only."""
     cutoff = _days_before(scope.as_of, min_days)
+
+    def _after(due, loan_id, after: tuple[date, str]) -> tuple:
+        # the redundant `due >= ...` is where an index scan starts (an OR alone reads from the top)
+        day, key = after
+        return due >= day, or_(due > day, loan_id > key)
+
     if scope.current:
-        # read through ix_loans_status_oldest_due: the late loans only, in the list's order
-        late = Loan.oldest_due_on <= cutoff
-        count = _scoped(select(func.count()).select_from(Loan).where(active_at(scope.as_of), late), scope)
-        total = session.scalar(count) or 0
-        query = positions(scope, detail=True).where(late).order_by(Loan.oldest_due_on, Loan.id)
-        return _rows(session, query.limit(limit).offset(offset)), total
+        # active_at(today) is status = 'active' (nothing is dated after today), and only an active
+        # loan holds an oldest open due date: the bare columns let the index serve the order
+        late = select(Loan.id, Loan.oldest_due_on).where(
+            Loan.status == "active", Loan.oldest_due_on <= cutoff
+        )
+        late = _scoped(late, scope)
+        total = bounded_count(session, late, count_bound)
+        if after is not None:
+            late = late.where(*_after(Loan.oldest_due_on, Loan.id, after))
+        keys = late.order_by(Loan.oldest_due_on, Loan.id).limit(limit).offset(offset).subquery("page")
+        query = positions(scope, detail=True).join(keys, keys.c.id == Loan.id)
+        return _rows(session, query.order_by(keys.c.oldest_due_on, keys.c.id)), total
     loans = positions(scope, detail=True).subquery()
-    late = loans.c.oldest_due <= cutoff
-    total = session.scalar(select(func.count()).select_from(loans).where(late)) or 0
-    query = (
-        select(loans).where(late).order_by(loans.c.oldest_due, loans.c.loan_id).limit(limit).offset(offset)
-    )
+    late = select(loans).where(loans.c.oldest_due <= cutoff)
+    total = bounded_count(session, late, count_bound)
+    if after is not None:
+        late = late.where(*_after(loans.c.oldest_due, loans.c.loan_id, after))
+    query = late.order_by(loans.c.oldest_due, loans.c.loan_id).limit(limit).offset(offset)
     return _rows(session, query), total
 
 

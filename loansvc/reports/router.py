@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from loansvc.auth.principal import Principal
 from loansvc.domain.errors import InvalidInput
-from loansvc.fields import Currency, Date, DecimalStr, Page
+from loansvc.fields import CURSOR_MAX_LENGTH, Currency, CursorPage, Date, DecimalStr
 from loansvc.reports import frames, service, workbook
 from loansvc.reports.schemas import DelinquentLoanOut, GroupBy, PortfolioOut, ReportFormat
 from loansvc.web.deps import ALL_ROLES, PageDep, ReadSessionDep, SettingsDep, TodayDep, require
@@ -122,19 +122,46 @@ def portfolio(
 
 
 @router.get(
-    "/delinquent-loans", response_model=Page[DelinquentLoanOut], responses=responses(*AUTH_ERRORS, 422)
+    "/delinquent-loans", response_model=CursorPage[DelinquentLoanOut], responses=responses(*AUTH_ERRORS, 422)
 )
 def delinquent_loans(
     session: ReadSessionDep,
     page: PageDep,
     today: TodayDep,
+    settings: SettingsDep,
     as_of: ReportDate,
     min_days: Annotated[int, Query(ge=1, le=100_000, description="at least this many days past due")] = 1,
+    after: Annotated[
+        str | None,
+        Query(max_length=CURSOR_MAX_LENGTH, description="the `next_after` of the page before (keyset)"),
+    ] = None,
+    count: Annotated[
+        bool, Query(description="an exact `total` even above the exact-count limit (slower)")
+    ] = False,
     principal: Principal = require(*ALL_ROLES),
 ):
-    """The families to visit: loans at least min_days late, the longest late first, with the
-    household, its site and parcel. Finance leads get the list without names, phones or parcels."""
-    return service.delinquent_loans(session, principal, as_of, min_days, page.limit, page.offset, today)
+    """The families to visit: loans at least min_days late, the longest late first (the oldest
+    late due date first, then by loan id), with the household, its site and parcel. Finance leads
+    get the list without names, phones or parcels.
+
+    Page by `after` (each answer's `next_after`, an opaque cursor holding the page's last loan's
+    oldest late due date and id: as fast at the ten-thousandth late loan as at the first) or by
+    `offset` (kept; with `after`, it skips loans from the cursor on). `total` is exact up to
+    `LOANSVC_LIST_EXACT_COUNT_LIMIT` (10,000) late loans, null beyond unless `count=true`
+    (`total_is_exact` says which; `total_at_least` is always set); `has_more` says whether a page
+    follows. A cursor not made by this list is 422 BAD_CURSOR."""
+    return service.delinquent_loans(
+        session,
+        principal,
+        as_of,
+        min_days,
+        page.limit,
+        page.offset,
+        today,
+        after=after,
+        count=count,
+        exact_count_limit=settings.list_exact_count_limit,
+    )
 
 
 @router.get(

@@ -26,7 +26,9 @@ from sqlalchemy.orm import Session
 
 from loansvc.auth.principal import Principal
 from loansvc.domain.custody import DEFAULT_TITLE_RETURN_DAYS
-from loansvc.fields import Page
+from loansvc.config import Settings
+from loansvc.domain.errors import InvalidInput
+from loansvc.fields import CursorPage, cursor_token, cursor_values
 from loansvc.lending import reads
 from loansvc.lending import repository as lending_repository
 from loansvc.protection import collateral
@@ -39,6 +41,7 @@ from loansvc.snapshots import service as snapshots
 
 EXPECTED_MONTHS = 6
 PERSONAL = ("head_name", "phone", "parcel_code")
+DEFAULT_EXACT_COUNT_LIMIT = Settings.model_fields["list_exact_count_limit"].default
 
 
 def _month_end(year: int, month: int) -> date:
@@ -181,14 +184,46 @@ def _from_flows(session: Session, scope: Scope, start: date, positions: list[dic
     )
 
 
+def _delinquent_after(token: str) -> tuple[date, str]:
+    oldest_due, loan_id = cursor_values(token, 2)
+    try:
+        return date.fromisoformat(oldest_due), loan_id
+    except ValueError:
+        raise InvalidInput(
+            "after must be the next_after of a page of this list", code="BAD_CURSOR", field="after"
+        ) from None
+
+
 def delinquent_loans(
-    session: Session, principal: Principal, as_of: date, min_days: int, limit: int, offset: int, today: date
-) -> Page[DelinquentLoanOut]:
-    """The visit list: SQL finds and orders the late loans; the ledger gives each one's figures."""
+    session: Session,
+    principal: Principal,
+    as_of: date,
+    min_days: int,
+    limit: int,
+    offset: int,
+    today: date,
+    *,
+    after: str | None = None,
+    count: bool = False,
+    exact_count_limit: int | None = DEFAULT_EXACT_COUNT_LIMIT,
+) -> CursorPage[DelinquentLoanOut]:
+    """The visit list: SQL finds and orders the late loans (the oldest late due date first, then
+    the loan id); the ledger gives each one's figures. A fixed number of statements whatever the
+    page's size or depth: the bounded count, the page's rows, their loans, their schedules (and the
+    movements after a past as_of), their follow-up. `after`: the `next_after` of the page before
+    (the cursor of its last loan: its oldest late due date and id); `offset` then skips loans from
+    there. The total is counted up to `exact_count_limit` loans (None, or `count`: all of them)."""
     scope = Scope(as_of=as_of, lender_id=principal.lender_scope, today=today)
-    rows, total = queries.delinquent_rows(session, scope, min_days, limit, offset)
+    bound = None if count else exact_count_limit
+    keyset = None if after is None else _delinquent_after(after)
+    # one more row than the page: is there a next page?
+    rows, total = queries.delinquent_rows(
+        session, scope, min_days, limit + 1, offset, after=keyset, count_bound=bound
+    )
+    rows, has_more = rows[:limit], len(rows) > limit
+    exact = bound is None or total <= bound
     loans = lending_repository.loans_by_ids(session, [r["loan_id"] for r in rows])
-    figures = reads.figures_for(session, list(loans.values()), as_of, today)
+    figures = reads.page_figures(session, list(loans.values()), as_of, today)  # no schedule shown
     follow_up = collections.follow_up_of(session, principal, loans, as_of)
     items = []
     for r in rows:
@@ -215,7 +250,17 @@ def delinquent_loans(
                 **follow_up[r["loan_id"]],
             )
         )
-    return Page[DelinquentLoanOut](items=items, total=total, limit=limit, offset=offset)
+    last = rows[-1] if rows else None
+    return CursorPage[DelinquentLoanOut](
+        items=items,
+        total=total if exact else None,
+        total_is_exact=exact,
+        total_at_least=total,
+        has_more=has_more,
+        next_after=cursor_token([last["oldest_due"].isoformat(), last["loan_id"]]) if has_more else None,
+        limit=limit,
+        offset=offset,
+    )
 
 
 def _who(principal: Principal) -> str:

@@ -28,7 +28,8 @@ def visits_page(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     principal: Principal = page_for(*OFFICER_PAGES),
 ):
-    late = reports.delinquent_loans(session, principal, today, min_days, PAGE, offset, today)
+    # the page shows how many loans are late and links the next page: an exact total
+    late = reports.delinquent_loans(session, principal, today, min_days, PAGE, offset, today, count=True)
     by_site: dict[str, list[dict[str, Any]]] = {}
     for item in late.model_dump(mode="json", by_alias=True)["items"]:
         by_site.setdefault(item["site_name"], []).append(item)  # the service's order: longest late first

@@ -113,9 +113,12 @@ def test_a_backdated_payment_drops_the_days_it_changes(client, session, book, ad
     days = set(session.scalars(select(PortfolioFlowDay.day)))
     assert date(2026, 6, 24) in days and not {d for d in days if d >= date(2026, 6, 25)}
     a, b = book["A"]["id"], book["B"]["id"]
-    assert session.scalar(
-        select(func.count()).where(PortfolioFlow.lender_id == a, PortfolioFlow.day >= date(2026, 6, 25))
-    ) == 0
+    assert (
+        session.scalar(
+            select(func.count()).where(PortfolioFlow.lender_id == a, PortfolioFlow.day >= date(2026, 6, 25))
+        )
+        == 0
+    )
     # lender B's rows stay until the next fill replaces those days whole
     assert _stored(session, date(2026, 6, 25), b, "disbursed_materials") == Decimal("250.50")
     _same_reports(session, TODAY)

@@ -38,7 +38,12 @@ from loansvc.db.models.registry import (
 )
 from loansvc.db.models.repayments import Repayment, RepaymentAllocation, RepaymentReversal, WriteOff
 from loansvc.db.models.restructuring import Holiday, Restructure, ScheduleVersion
-from loansvc.db.models.snapshots import PortfolioFlow, PortfolioFlowDay, PortfolioSnapshot, PortfolioSnapshotMonth
+from loansvc.db.models.snapshots import (
+    PortfolioFlow,
+    PortfolioFlowDay,
+    PortfolioSnapshot,
+    PortfolioSnapshotMonth,
+)
 
 __all__ = [
     "ApiKey",

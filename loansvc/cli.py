@@ -377,16 +377,42 @@ def positions_refresh(
 @positions_app.command("verify")
 def positions_verify() -> None:
     """Recompute every loan's position from its history and print each difference (exit 1 if any)."""
-    from loansvc.lending import positions
+    from loansvc.lending import expected, positions
 
     with _database().transaction() as session:
-        differences = positions.verify(session)
+        differences = positions.verify(session) + expected.verify_expected(session)
     for line in differences:
         typer.echo(line)
     if differences:
         typer.echo(f"{len(differences)} differences", err=True)
         raise typer.Exit(1)
     typer.echo("every stored position matches its history")
+
+
+@positions_app.command("expected")
+def positions_expected(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD; default today")] = None,
+) -> None:
+    """Anchor every active loan's expected dues (the report's expected collections, six months) at
+    --as-of, for cron, nightly after `positions refresh`; idempotent, and a second run at the same
+    time does nothing."""
+    from datetime import date
+
+    from loansvc.jobs import exclusive
+    from loansvc.lending import expected
+    from loansvc.web.clock import today
+
+    try:
+        day = date.fromisoformat(as_of) if as_of else today()
+    except ValueError as exc:
+        typer.echo("error: --as-of is written YYYY-MM-DD", err=True)
+        raise typer.Exit(2) from exc
+    with _database().transaction() as session:
+        if not exclusive(session, expected.LOCK):
+            typer.echo("another positions expected holds the lock; nothing done")
+            return
+        written = expected.refresh_expected(session, day)
+    typer.echo(f"expected dues as of {day.isoformat()}: {written} loans written")
 
 
 @app.command("purge-idempotency")

@@ -28,7 +28,7 @@ from loansvc.db.models import (
 from loansvc.db.session import Database
 from loansvc.demo_history import seed_history
 from loansvc.domain.text import search_text
-from loansvc.lending import positions
+from loansvc.lending import expected, positions
 from loansvc.snapshots import flows
 from loansvc.web.clock import Clock
 
@@ -359,5 +359,6 @@ def seed(db: Database, today: date | None = None, khr_per_usd: Decimal = Decimal
         seed_history(session, today, khr_per_usd=khr_per_usd)
         loan_changes(session, today)
         positions.refresh(session, today)  # what the nightly job would have done by today
+        expected.refresh_expected(session, today)
         flows.fill(session, today - timedelta(days=1), today=today)  # and the nightly flows
         return issue_demo_keys(session)

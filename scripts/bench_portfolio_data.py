@@ -74,7 +74,9 @@ def built(conn: Connection) -> int:
 
 def fill_positions(url: str, as_of: date, env: dict | None = None) -> float | None:
     """The ledger's own refresh of every loan's position as of `as_of` (a fresh `loansvc` process);
-    its wall time in seconds, or None when this tree has no `loansvc positions refresh` yet."""
+    its wall time in seconds, or None when this tree has no `loansvc positions refresh` yet. The
+    report benchmark calls it as of the day before its as_of (the backfill), then as of its as_of
+    (the month end's nightly run, on positions of the day before), then as of its as_of again."""
     python = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
     command = [python, "-c", "from loansvc.cli import app; app()", "positions", "refresh"]
     env = {**os.environ, **(env or {}), "LOANSVC_DATABASE_URL": url}

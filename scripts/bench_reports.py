@@ -4,7 +4,8 @@ All in one run, on one database that grows 100k -> 300k -> 1M (scripts/bench_por
 monthly installments a loan, a payment with its allocation for each installment paid by as_of).
 At each size, in the same run and on the same database:
   - the generation (set-based SQL, then VACUUM ANALYZE) and the ledger's positions refresh
-    (`loansvc positions refresh --as-of`, a fresh process: first the backfill, then once again);
+    (`loansvc positions refresh --as-of`, a fresh process: the backfill as of the day before as_of,
+    then as_of's nightly run on it, the month-end figure, then as_of once again);
   - the plain scan `SELECT count(*), sum(outstanding_principal) FROM loans` (the floor a report
     over every loan can reach) and the portfolio report grouped by lender and by site, read from the
     positions, beside the old whole-schedule query (`exact=True`): the time (median of the timed
@@ -37,7 +38,7 @@ import platform
 import subprocess
 import sys
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -326,18 +327,81 @@ def snapshots_and_charts(url: str, as_of: date) -> dict:
 
 
 def refresh(url: str, as_of: date) -> dict:
+    """The month end as the nightly job meets it: the backfill (every position filled, as of the day
+    before as_of), then the month end's own nightly run on positions refreshed the day before (the
+    month-end figure), then the same day again (writes nothing). Each a fresh `loansvc` process."""
     import bench_portfolio_data as data
 
-    first = data.fill_positions(url, as_of)
+    eve = as_of - timedelta(days=1)
+    first = data.fill_positions(url, eve)
     if first is None:
         return {"missing": "no `loansvc positions refresh` in this tree"}
+    nightly = data.fill_positions(url, as_of)
     again = data.fill_positions(url, as_of)
     no_jit = data.fill_positions(url, as_of, env=JIT_OFF) if VARIANTS else None
     print(
-        f"  positions refresh: {first:.1f} s (backfill), {again:.1f} s (again), {no_jit} s (again, jit off)",
+        f"  positions refresh: {first:.1f} s (backfill as of {eve}), {nightly:.1f} s (month end, the "
+        f"nightly run), {again:.1f} s (again the same day), {no_jit} s (again, jit off)",
         flush=True,
     )
-    return {"first_seconds": first, "again_seconds": again, "again_jit_off_seconds": no_jit}
+    return {
+        "first_seconds": first,  # the backfill (as of backfill_as_of)
+        "backfill_as_of": eve.isoformat(),
+        "nightly_seconds": nightly,  # as_of's nightly run on positions as of the day before
+        "again_seconds": again,  # the same day again: writes nothing
+        "again_jit_off_seconds": no_jit,
+    }
+
+
+def flows_fill(url: str, as_of: date) -> dict:
+    """The daily flows the current report reads (`loansvc snapshots flows`, a fresh process each):
+    the backfill of the 61 days before the eve of as_of, then the nightly run that stores the one
+    day left (the eve), as the job meets it each night."""
+    eve = as_of - timedelta(days=1)
+
+    def timed(*args: str) -> float:
+        start = time.perf_counter()
+        done = _cli(url, "snapshots", "flows", *args)
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr[-800:])
+        return time.perf_counter() - start
+
+    if _cli(url, "snapshots", "flows", "--help").returncode != 0:
+        return {"missing": "no `loansvc snapshots flows` in this tree"}
+    backfill = timed("--until", (eve - timedelta(days=1)).isoformat(), "--days", "61")
+    nightly = timed("--until", eve.isoformat(), "--days", "62")
+    print(
+        f"  flows: {backfill:.1f} s (backfill of 61 days), {nightly:.1f} s (the nightly run: one day)",
+        flush=True,
+    )
+    return {"backfill_seconds": backfill, "nightly_seconds": nightly}
+
+
+def expected_dues(url: str, as_of: date) -> dict:
+    """The expected dues the current report reads (`loansvc positions expected --as-of`, a fresh
+    process): every active loan anchored at as_of (at a month end every loan's windows move, so all
+    are written), then `VACUUM ANALYZE loans`, as autovacuum would after the night's writes, so the
+    planner and the index-only counts see the rows as they are."""
+    from sqlalchemy import create_engine, text
+
+    if _cli(url, "positions", "expected", "--help").returncode != 0:
+        return {"missing": "no `loansvc positions expected` in this tree"}
+    start = time.perf_counter()
+    done = _cli(url, "positions", "expected", "--as-of", as_of.isoformat())
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-800:])
+    seconds = time.perf_counter() - start
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    start = time.perf_counter()
+    with engine.connect() as conn:
+        conn.execute(text("VACUUM ANALYZE loans"))
+    vacuum = time.perf_counter() - start
+    engine.dispose()
+    print(
+        f"  expected dues: {seconds:.1f} s ({done.stdout.strip()}); VACUUM ANALYZE loans {vacuum:.1f} s",
+        flush=True,
+    )
+    return {"seconds": seconds, "vacuum_seconds": vacuum, "output": done.stdout.strip()}
 
 
 # The database --------------------------------------------------------------------------------------
@@ -454,19 +518,37 @@ def table(run: dict) -> list[str]:
         "1 run. `jit off`: the same with `PGOPTIONS='-c jit=off'` (see below).",
         "",
         "| loans | installments | payments | database | generation (+ VACUUM ANALYZE) | positions refresh "
-        "(backfill / again / again with jit off) |",
+        "(backfill / month end: the nightly run / again the same day / again with jit off) |",
         "|--:|--:|--:|--:|--:|--:|",
     ]
     for n, r in sizes.items():
         d, p = r["data"], r.get("refresh", {})
-        ref = p.get("missing") or (
-            f"{_s(p.get('first_seconds'))} / {_s(p.get('again_seconds'))} / "
+        ref = p.get("missing") or (  # a run before the nightly figure: "-" in its place
+            f"{_s(p.get('first_seconds'))} / {_s(p.get('nightly_seconds'))} / {_s(p.get('again_seconds'))} / "
             f"{_s(p.get('again_jit_off_seconds'))}"
         )
         lines.append(
             f"| {int(n):,} | {d['installments']:,} | {d['payments']:,} | {d['database_mib']:,} MiB "
             f"| {_s(d['generate_seconds'])} ({_s(d['with_vacuum_seconds'])}) | {ref} |"
         )
+    flow_lines = [
+        f"| {int(n):,} | {_s(r['flows'].get('backfill_seconds'))} | {_s(r['flows'].get('nightly_seconds'))} "
+        f"| {_s(r.get('expected', {}).get('seconds'))} | {_s(r.get('expected', {}).get('vacuum_seconds'))} |"
+        for n, r in sizes.items()
+        if r.get("flows") and "missing" not in r["flows"]
+    ]
+    if flow_lines:
+        lines += [
+            "",
+            "The other nightly jobs the current report reads, each a fresh process: the daily flows "
+            "(`loansvc snapshots flows`: the backfill of 61 days, then the nightly run storing the eve of "
+            "as_of) and the expected dues (`loansvc positions expected --as-of`: every active loan "
+            "anchored at as_of, a month end, so every loan written), then `VACUUM ANALYZE loans`:",
+            "",
+            "| loans | flows backfill (61 days) | flows nightly (1 day) | expected dues (month end) | VACUUM ANALYZE loans |",
+            "|--:|--:|--:|--:|--:|",
+            *flow_lines,
+        ]
     lines += [
         "",
         "Portfolio report (`reports.service.portfolio`, JSON figures) from the positions, beside the plain "
@@ -597,7 +679,14 @@ def goals(run: dict) -> list[str]:
                 f"{_met(off is not None and off < 1)}"
             )
     p = r.get("refresh", {})
-    if "first_seconds" in p:
+    if p.get("nightly_seconds") is not None:
+        month_end, first = p["nightly_seconds"], p["first_seconds"]
+        out.append(
+            f"- positions refresh at the month end (the nightly run, positions as of the day before): "
+            f"{_s(month_end)} < 60 s: {_met(month_end < 60)}; the backfill of every position (once): "
+            f"{_s(first)} < 60 s: {_met(first < 60)}"
+        )
+    elif "first_seconds" in p:  # a run from before the nightly figure: the backfill stood for it
         worst = max(p["first_seconds"], p["again_seconds"])
         out.append(
             f"- positions refresh: {_s(worst)} (the slower of the first two) < 60 s: {_met(worst < 60)}"
@@ -644,7 +733,9 @@ def main() -> None:
     parser.add_argument("--as-of", default=AS_OF.isoformat())
     parser.add_argument("--rate", type=float, default=4, help="requests per second for each list")
     parser.add_argument("--seconds", type=float, default=15, help="seconds at that rate for each list")
-    parser.add_argument("--skip", default="", help="parts to leave out: refresh,reports,charts,http,jit")
+    parser.add_argument(
+        "--skip", default="", help="parts to leave out: refresh,flows,reports,charts,http,jit"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database this run created")
     parser.add_argument("--write", action="store_true", help="write the tables into docs/benchmarks.md")
     parser.add_argument("--json", help="write every figure to this file (after each size)")
@@ -700,6 +791,8 @@ def main() -> None:
             measure = partial(bench_lists.measure, url, port, size, as_of, args.rate, args.seconds)
             parts = {  # the month-end snapshots' first take is the longest part: last
                 "refresh": partial(refresh, url, as_of),
+                "flows": partial(flows_fill, url, as_of),
+                "expected": partial(expected_dues, url, as_of),
                 "reports": partial(reports, url, as_of),
                 "http": partial(measure, check_wrk=size == sizes[-1]),
                 "http_jit_off": partial(measure, check_wrk=False, env=JIT_OFF),

@@ -31,9 +31,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 from sqlalchemy import (
     Integer,
+    Numeric,
     and_,
     case,
     cast,
@@ -47,10 +49,12 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, aliased, object_session
 
 from loansvc.db.base import Money
 from loansvc.db.models import Disbursement, Loan, RepaymentAllocation, Restructure, ScheduledInstallment
+from loansvc.db.models.lending import LOAN_STATUSES
 from loansvc.domain.arrears import (
     BUCKETS,
     CLASSES,
@@ -60,10 +64,11 @@ from loansvc.domain.arrears import (
     classify,
 )
 from loansvc.jobs import exclusive
-from loansvc.lending import repository
+from loansvc.lending import expected, repository
 from loansvc.lending.figures import ZERO, on_watch
 
 SI = ScheduledInstallment
+EPOCH = date(2000, 1, 1)  # the next installment's due date travels as its days after this one
 # a bare SQL zero: a bound 0 would take the money type and reach SQLite as the text '0'
 SQL_ZERO = literal_column("0")
 LOCK = "positions-refresh"
@@ -189,6 +194,8 @@ def settle(loan, open_rows: Sequence, on: date | None, rows: Sequence | None = N
         every = list(rows) if rows is not None else _current_rows(loan, open_rows)
         watch = on_watch(loan, every, as_of, DEFAULT_ARREARS_POLICY)
     _store(loan, compute(loan, open_rows, as_of, watch=watch))
+    # and its expected dues, at their own anchor (lending.expected)
+    expected.settle(loan, open_rows)
 
 
 # --- the nightly refresh, set-based ---------------------------------------------------------------
@@ -302,11 +309,39 @@ def _asks_sql(row):
     return row.total + row.penalty - paid
 
 
-def _per_loan_figures(loan, day: date, lateral: bool):
+def _next_sql(day: date):
+    """PostgreSQL: the next installment (the lowest number due on or after `day`) of an aggregate's
+    group as one array [number, days after EPOCH of its due date, what it asks], exact (NUMERIC)."""
+    parts = [
+        cast(SI.number, Numeric),
+        cast(SI.due_date - literal(EPOCH), Numeric),
+        cast(_asks_sql(SI), Numeric),
+    ]
+    return func.min(case((SI.due_date >= day, postgresql.array(parts))), type_=postgresql.ARRAY(Numeric))
+
+
+@dataclass(frozen=True)
+class _Next:
+    c: SimpleNamespace  # .due_date, .amount: what the queries read of the next installment
+
+
+def _per_loan_figures(loan, day: date, lateral: bool, dialect: str = "sqlite"):
     """(open figures, next installment, their joins) of each loan. `lateral` (PostgreSQL, few
     stale loans: a nightly run): two LATERAL subqueries read each loan's open installments
-    through the schedule's primary key; else one aggregate over all the open installments."""
+    through the schedule's primary key; else one aggregate over all the open installments, which
+    on PostgreSQL also picks the next one (`_next_sql`), so the schedule is read once."""
     owing = (SI.fully_paid_on.is_(None), SI.total + SI.penalty > SQL_ZERO)
+    if not lateral and dialect == "postgresql":
+        current = aliased(Loan, name="c")
+        figures = _open_figures(literal(day), current).add_columns(_next_sql(day).label("upcoming"))
+        agg = figures.where(_stale(current, day)).subquery("open_figures")
+        upcoming = _Next(
+            SimpleNamespace(
+                due_date=literal(EPOCH) + cast(agg.c.upcoming[2], Integer),
+                amount=type_coerce(agg.c.upcoming[3], Money()),
+            )
+        )
+        return agg, upcoming, lambda query: query.outerjoin(agg, agg.c.loan_id == loan.id)
     if lateral:
         mine = (SI.loan_id == loan.id, SI.version == loan.schedule_version, *owing)
         agg = select(*_open_sums(literal(day))).where(*mine).lateral("open_figures")
@@ -320,8 +355,12 @@ def _per_loan_figures(loan, day: date, lateral: bool):
         return agg, upcoming, lambda query: query.outerjoin(agg, true()).outerjoin(upcoming, true())
     current, row = aliased(Loan, name="c"), aliased(SI, name="n")
     agg = _open_figures(literal(day), current).where(_stale(current, day)).subquery("open_figures")
+    # the next installment is an open one owing something due on or after `day` (next_number's):
+    # only those rows are joined, not the whole schedule
     upcoming = select(row.loan_id, row.version, row.number, row.due_date, _asks_sql(row).label("amount"))
-    upcoming = upcoming.subquery("next_due")
+    upcoming = upcoming.where(
+        row.fully_paid_on.is_(None), row.total + row.penalty > SQL_ZERO, row.due_date >= day
+    ).subquery("next_due")
     on_next = and_(
         upcoming.c.loan_id == loan.id,
         upcoming.c.version == loan.schedule_version,
@@ -334,11 +373,13 @@ def _per_loan_figures(loan, day: date, lateral: bool):
     )
 
 
-def _computed(day: date, dialect: str, policy: ArrearsPolicy, lateral: bool):
+def _computed(
+    day: date, dialect: str, policy: ArrearsPolicy, lateral: bool, ids: Sequence[str] | None = None
+):
     """The stale active loans' whole position as of `day`, from their row and their open
-    installments (one row per loan)."""
+    installments (one row per loan); `ids`: only those loans (found through the primary key)."""
     loan = aliased(Loan, name="l")
-    agg, upcoming, joined = _per_loan_figures(loan, day, lateral)
+    agg, upcoming, joined = _per_loan_figures(loan, day, lateral, dialect)
     oldest = agg.c.oldest
     time = _time_figures(loan, oldest, day, dialect, policy)
     query = select(
@@ -356,7 +397,20 @@ def _computed(day: date, dialect: str, policy: ArrearsPolicy, lateral: bool):
         upcoming.c.amount.label("next_due_amount"),
     )
     query = joined(query.select_from(loan)).where(loan.status == "active", _stale(loan, day))
+    if ids is not None:
+        query = query.where(loan.id.in_(ids))
     return query.subquery("computed")
+
+
+BATCH = 5000  # stale loans a statement reads one at a time (and binds by id)
+
+
+def _batches(session: Session, day: date) -> list[list[str]]:
+    """The stale active loans' ids, in order, by BATCH."""
+    ids = list(
+        session.scalars(select(Loan.id).where(Loan.status == "active", _stale(Loan, day)).order_by(Loan.id))
+    )
+    return [ids[start : start + BATCH] for start in range(0, len(ids), BATCH)]
 
 
 def _update(session: Session, statement) -> int:
@@ -370,13 +424,17 @@ def refresh(
     *,
     lateral: bool | None = None,
 ) -> int | None:
-    """Move every active loan's stored position to `day`, in three UPDATE statements that write
-    only the loans whose figures change (a second run writes nothing):
+    """Move every active loan's stored position to `day`, in UPDATE statements that write only
+    the loans whose figures change (a second run writes nothing):
     1. the loans whose installments are not needed (`_stale`: most of them, on a nightly run):
        days past due, bucket and class from the oldest open due date on the row, for those whose
        figures change (a loan whose figures stay keeps its position's date: they hold as of `day`);
-    2. the stale ones: their whole position from their row and their open installments;
-    3. loans out of the portfolio that still hold a position are emptied.
+    2. the stale ones: their whole position from their row and their open installments, either
+       all at once (one aggregate over the open installments, which on PostgreSQL also picks
+       each loan's next one: the schedule is read once), or, when few, by batches of BATCH ids
+       read first, each loan's row and installments through the primary keys;
+    3. loans out of the portfolio (the other statuses, through the status indexes) that still
+       hold a position are emptied.
     None when another run holds the job's lock (nothing done); else the number of loans written.
     `lateral`: read the stale loans' installments one loan at a time (PostgreSQL only; None: when
     they are fewer than a fifth of the active loans)."""
@@ -400,11 +458,16 @@ def refresh(
     stale, active = session.execute(
         select(func.count(case((_stale(Loan, day), 1))), func.count()).where(Loan.status == "active")
     ).one()
-    lateral = stale * 5 < active if lateral is None else lateral
-    computed = _computed(day, dialect, policy, lateral=dialect == "postgresql" and lateral)
-    changed = or_(*(getattr(Loan, name).is_distinct_from(computed.c[name]) for name in FIELDS))
-    values = {name: computed.c[name] for name in FIELDS}
-    written += _update(session, update(Loan).values(values).where(Loan.id == computed.c.id, changed))
+    lateral = dialect == "postgresql" and (stale * 5 < active if lateral is None else lateral)
+    # one at a time: the stale loans' ids first (one scan), then by batches of them through the
+    # primary key, the loan's row and its installments alike; else all at once, in one statement
+    batches = _batches(session, day) if lateral else [None]
+    for ids in batches:
+        computed = _computed(day, dialect, policy, lateral=lateral, ids=ids)
+        changed = or_(*(getattr(Loan, name).is_distinct_from(computed.c[name]) for name in FIELDS))
+        target = [Loan.id == computed.c.id, changed] + ([Loan.id.in_(ids)] if ids is not None else [])
+        values = {name: computed.c[name] for name in FIELDS}
+        written += _update(session, update(Loan).values(values).where(*target))
     out = empty(None)
     holds = or_(
         Loan.outstanding_principal != SQL_ZERO,
@@ -417,7 +480,9 @@ def refresh(
     cleared = {name: getattr(out, name) for name in FIELDS if name != "position_as_of"}
     money = ("outstanding_principal", "principal_overdue", "interest_overdue", "fees_overdue")
     cleared |= dict.fromkeys(money, SQL_ZERO)
-    written += _update(session, update(Loan).values(cleared).where(Loan.status != "active", holds))
+    # the statuses named (not `!= 'active'`): the status indexes find the few loans out of the portfolio
+    out_of = Loan.status.in_([status for status in LOAN_STATUSES if status != "active"])
+    written += _update(session, update(Loan).values(cleared).where(out_of, holds))
     session.expire_all()
     return written
 

@@ -54,6 +54,8 @@ from loansvc.db.models import (
 )
 from loansvc.db.query import bounded_count
 from loansvc.domain.arrears import BUCKETS, CLASSES, DEFAULT_ARREARS_POLICY, ArrearsPolicy, aging_bucket
+from loansvc.lending.expected import COLUMNS as EXPECTED_COLUMNS
+from loansvc.lending.expected import months_after
 from loansvc.lending.positions import on_watch_sql
 
 SI = ScheduledInstallment
@@ -489,7 +491,17 @@ def _paid_later(day: date) -> Select:
 def expected_rows(session: Session, scope: Scope, windows: list[tuple[str, date, date]]) -> list[dict]:
     """Per window (label, start exclusive, end inclusive) after as_of, what the installments of the
     loans active at as_of still owed at as_of, in two parts added by the caller: what they owe now
-    ("owed") and what was paid on them after as_of ("paid_later")."""
+    ("owed") and what was paid on them after as_of ("paid_later").
+
+    As of today (scope.current, the report's own windows) from the dues the loans keep
+    (lending.expected), hybrid: one scan of the loans in scope sums expected_1..6 of those anchored
+    at as_of (active, expected_as_of = as_of: they hold as_of's windows) and counts the others in
+    the same statement. None left (every day after the nightly refresh): that is the answer, one
+    statement, no installment read. Else the exact statement adds the installments of those others
+    only (never anchored, reopened; or every loan before the day's refresh: then it runs unfiltered);
+    nothing is paid after an as_of on or after today, so no "paid_later" part is read: two
+    statements at most, as before.
+    As of an earlier day: the exact statement over the installments, and the payments after as_of."""
     first, last = windows[0][1], windows[-1][2]
     keys = _keys(scope)
     month = case(*((and_(SI.due_date > start, SI.due_date <= end), label) for label, start, end in windows))
@@ -503,9 +515,38 @@ def expected_rows(session: Session, scope: Scope, windows: list[tuple[str, date,
         return [{**r, "kind": kind} for r in _rows(session, query)]
 
     owed = select().select_from(SI).join(Loan, _current())
-    return grouped("owed", SI.total + SI.penalty - PAID_NOW, owed) + grouped(
-        "paid_later", ALLOCATED, _paid_later(scope.as_of)
-    )
+    owing = SI.total + SI.penalty - PAID_NOW
+    if not scope.current or windows != months_after(scope.as_of):
+        return grouped("owed", owing, owed) + grouped("paid_later", ALLOCATED, _paid_later(scope.as_of))
+    anchored = and_(Loan.status == "active", Loan.expected_as_of == scope.as_of)
+    others = or_(Loan.status != "active", Loan.expected_as_of.is_(None), Loan.expected_as_of != scope.as_of)
+    dims = [*keys, Loan.currency]
+    sums = [
+        _money(func.sum(case((anchored, getattr(Loan, name)), else_=ZERO))).label(name)
+        for name in EXPECTED_COLUMNS
+    ]
+    others_count = func.sum(case((anchored, 0), else_=1)).label("others")
+    stored = select(*dims, *sums, others_count, func.count().label("loans"))
+    stored = _scoped(stored.where(active_at(scope.as_of)), scope).group_by(*dims)
+    totals: dict[tuple, Decimal] = {}
+    left = every = 0
+    for r in _rows(session, stored):
+        left += r["others"]
+        every += r["loans"]
+        for (label, _, _), name in zip(windows, EXPECTED_COLUMNS, strict=True):
+            key = (r.get("group_key"), r["currency"], label)
+            totals[key] = totals.get(key, Decimal(0)) + (r[name] or Decimal(0))
+    if left:
+        # every loan unanchored (before the day's refresh): the exact statement itself, unfiltered
+        for r in grouped("owed", owing, owed if left == every else owed.where(others)):
+            key = (r.get("group_key"), r["currency"], r["month"])
+            totals[key] = totals.get(key, Decimal(0)) + r["amount"]
+    ordered = sorted(totals.items(), key=lambda item: tuple(str(v) for v in item[0]))
+    return [
+        {**({"group_key": k} if keys else {}), "currency": c, "month": m, "amount": a, "kind": "owed"}
+        for (k, c, m), a in ordered
+        if a != 0
+    ]
 
 
 def delinquent_rows(

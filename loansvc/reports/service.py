@@ -19,18 +19,19 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
 from loansvc.auth.principal import Principal
-from loansvc.domain.custody import DEFAULT_TITLE_RETURN_DAYS
 from loansvc.config import Settings
+from loansvc.domain.custody import DEFAULT_TITLE_RETURN_DAYS
 from loansvc.domain.errors import InvalidInput
 from loansvc.fields import CursorPage, cursor_token, cursor_values
-from loansvc.lending import reads
+from loansvc.lending import expected, reads
 from loansvc.lending import repository as lending_repository
+from loansvc.lending.expected import months_after
 from loansvc.protection import collateral
 from loansvc.reports import charts, collections, frames, queries
 from loansvc.reports.frames import Portfolio, Rows
@@ -39,7 +40,7 @@ from loansvc.reports.schemas import DelinquentLoanOut
 from loansvc.snapshots import flows as snapshot_flows
 from loansvc.snapshots import service as snapshots
 
-EXPECTED_MONTHS = 6
+EXPECTED_MONTHS = expected.WINDOWS  # the windows the loans keep (lending.expected)
 PERSONAL = ("head_name", "phone", "parcel_code")
 DEFAULT_EXACT_COUNT_LIMIT = Settings.model_fields["list_exact_count_limit"].default
 
@@ -61,20 +62,6 @@ def shift_months(day: date, months: int) -> date:
 def month_before(as_of: date) -> date:
     """The exclusive start of the month before as_of."""
     return shift_months(as_of, -1)
-
-
-def months_after(as_of: date, count: int = EXPECTED_MONTHS) -> list[tuple[str, date, date]]:
-    """(label YYYY-MM, start exclusive, end inclusive) of the `count` calendar months from the one
-    of the day after as_of; the first starts after as_of, each next one after the previous month end."""
-    first = as_of + timedelta(days=1)
-    index = first.year * 12 + first.month - 1
-    out, start = [], as_of
-    for k in range(count):
-        year, month = divmod(index + k, 12)
-        end = _month_end(year, month + 1)
-        out.append((f"{end.year:04d}-{end.month:02d}", start, end))
-        start = end
-    return out
 
 
 def month_ends(as_of: date, count: int) -> list[date]:
@@ -140,6 +127,16 @@ def portfolio(
     return report
 
 
+def _delinquent_after(token: str) -> tuple[date, str]:
+    oldest_due, loan_id = cursor_values(token, 2)
+    try:
+        return date.fromisoformat(oldest_due), loan_id
+    except ValueError:
+        raise InvalidInput(
+            "after must be the next_after of a page of this list", code="BAD_CURSOR", field="after"
+        ) from None
+
+
 def _as(rows: list[dict], name: str, sign: int = 1, **extra) -> list[dict]:
     """Flow rows (group_key, currency, amount) as a frame's rows: the amount under `name`."""
     out = []
@@ -182,16 +179,6 @@ def _from_flows(session: Session, scope: Scope, start: date, positions: list[dic
         recoveries=_as(flows["recoveries"], "recoveries"),
         portfolio_at_start=at_start,
     )
-
-
-def _delinquent_after(token: str) -> tuple[date, str]:
-    oldest_due, loan_id = cursor_values(token, 2)
-    try:
-        return date.fromisoformat(oldest_due), loan_id
-    except ValueError:
-        raise InvalidInput(
-            "after must be the next_after of a page of this list", code="BAD_CURSOR", field="after"
-        ) from None
 
 
 def delinquent_loans(

@@ -58,7 +58,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, event, example, given, seed, settings
 from hypothesis import strategies as st
 
-from loansvc.lending import positions
+from loansvc.lending import expected, positions
 from tests.api.helpers import assert_problem, create_household, create_lender, create_site, unique
 from tests.api.lending import (
     ELIGIBLE_FINANCES,
@@ -1150,6 +1150,7 @@ def test_every_endpoint_reports_the_ledger_position(client, world, monkeypatch, 
         story.check(percent)
     story.finish()
     assert positions.verify(world.session) == []
+    assert expected.verify_expected(world.session) == []
     event(f"{spec['prepayment']}: prepayment versions in force at the end: {len(story.chain)}")
 
 

@@ -41,7 +41,7 @@ from hypothesis import HealthCheck, Phase, event, example, given, seed, settings
 from hypothesis import strategies as st
 
 from loansvc.domain.dates import add_months
-from loansvc.lending import positions
+from loansvc.lending import expected, positions
 from tests.api.helpers import assert_problem, create_household, create_lender, create_site, unique
 from tests.api.lending import (
     ELIGIBLE_FINANCES,
@@ -609,6 +609,7 @@ def test_a_restructure_keeps_every_cent(client, world, monkeypatch, spec, before
             loan.check()
     loan.finish()
     assert positions.verify(world.session) == []
+    assert expected.verify_expected(world.session) == []
 
 
 # ---------------------------------------------------------------- the bugs found, reproduced

@@ -122,6 +122,15 @@ class Loan(IdMixin, TimestampMixin, Base):
     nbc_class: Mapped[str | None] = mapped_column(String(20))
     next_due_on: Mapped[date | None] = mapped_column(Date)
     next_due_amount: Mapped[Decimal | None] = mapped_column(Money())
+    # what the open installments still owe in each window of months_after(expected_as_of), kept by
+    # the ledger and moved nightly (loansvc/lending/expected.py); NULL out of the portfolio
+    expected_as_of: Mapped[date | None] = mapped_column(Date)
+    expected_1: Mapped[Decimal | None] = mapped_column(Money())
+    expected_2: Mapped[Decimal | None] = mapped_column(Money())
+    expected_3: Mapped[Decimal | None] = mapped_column(Money())
+    expected_4: Mapped[Decimal | None] = mapped_column(Money())
+    expected_5: Mapped[Decimal | None] = mapped_column(Money())
+    expected_6: Mapped[Decimal | None] = mapped_column(Money())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 

@@ -193,3 +193,14 @@ def cursor_values(token: str, size: int, field: str = "after") -> list[str]:
             "after must be the next_after of a page of this list", code="BAD_CURSOR", field=field
         )
     return values
+
+
+def date_id_cursor(token: str, field: str = "after") -> tuple[date, str]:
+    """A cursor over (a date, an id): the sort key of the lists ordered by a day then the id."""
+    day, key = cursor_values(token, 2, field)
+    try:
+        return date.fromisoformat(day), key
+    except ValueError:
+        raise InvalidInput(
+            "after must be the next_after of a page of this list", code="BAD_CURSOR", field=field
+        ) from None

@@ -17,7 +17,7 @@ from loansvc.db.query import bounded_count, page
 from loansvc.domain.errors import InvalidInput, NotFound
 from loansvc.domain.money import round_money
 from loansvc.domain.rates import shown_percent
-from loansvc.fields import CursorPage, Page, cursor_token, cursor_values
+from loansvc.fields import CursorPage, Page, cursor_token, date_id_cursor
 from loansvc.lending import reads
 from loansvc.lending import repository as lending_repository
 from loansvc.lending.access import get_visible
@@ -105,16 +105,6 @@ def get(session: Session, principal: Principal, loan_id: str, today: date) -> Lo
     return one(session, principal, get_visible(session, principal, loan_id), today)
 
 
-def _after(token: str) -> tuple[date, str]:
-    submitted_on, loan_id = cursor_values(token, 2)
-    try:
-        return date.fromisoformat(submitted_on), loan_id
-    except ValueError:
-        raise InvalidInput(
-            "after must be the next_after of a page of this list", code="BAD_CURSOR", field="after"
-        ) from None
-
-
 def loans_page(
     session: Session,
     principal: Principal,
@@ -138,7 +128,7 @@ def loans_page(
     bound = None if count else exact_count_limit
     size = bounded_count(session, query, bound)
     exact = bound is None or size <= bound
-    listed = query if after is None else repository.after(query, *_after(after))
+    listed = query if after is None else repository.after(query, *date_id_cursor(after))
     rows = repository.page_rows(session, listed, limit + 1, offset)  # one more: is there a next page?
     items, has_more = rows[:limit], len(rows) > limit
     return CursorPage[LoanOut](

@@ -613,16 +613,6 @@ def group_names(session: Session, group_by: str, keys: Sequence[str]) -> dict[st
 # to these same statements over the days not stored yet. The portfolio at the period's start is the
 # portfolio at as_of less the principal movements of the period (service.portfolio_at_start).
 
-FLOW_KINDS = (
-    "collected",
-    "recoveries",
-    "disbursed_cash",
-    "disbursed_materials",
-    "principal_repaid",
-    "capitalised",
-    "fallen_due",
-    "paid_by_due_date",
-)
 ALL_DIMS = (Loan.lender_id, Household.site_id, Loan.product_id, Loan.currency)
 
 

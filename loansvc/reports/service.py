@@ -27,8 +27,7 @@ from sqlalchemy.orm import Session
 from loansvc.auth.principal import Principal
 from loansvc.config import Settings
 from loansvc.domain.custody import DEFAULT_TITLE_RETURN_DAYS
-from loansvc.domain.errors import InvalidInput
-from loansvc.fields import CursorPage, cursor_token, cursor_values
+from loansvc.fields import CursorPage, cursor_token, date_id_cursor
 from loansvc.lending import expected, reads
 from loansvc.lending import repository as lending_repository
 from loansvc.lending.expected import months_after
@@ -127,16 +126,6 @@ def portfolio(
     return report
 
 
-def _delinquent_after(token: str) -> tuple[date, str]:
-    oldest_due, loan_id = cursor_values(token, 2)
-    try:
-        return date.fromisoformat(oldest_due), loan_id
-    except ValueError:
-        raise InvalidInput(
-            "after must be the next_after of a page of this list", code="BAD_CURSOR", field="after"
-        ) from None
-
-
 def _as(rows: list[dict], name: str, sign: int = 1, **extra) -> list[dict]:
     """Flow rows (group_key, currency, amount) as a frame's rows: the amount under `name`."""
     out = []
@@ -202,7 +191,7 @@ def delinquent_loans(
     there. The total is counted up to `exact_count_limit` loans (None, or `count`: all of them)."""
     scope = Scope(as_of=as_of, lender_id=principal.lender_scope, today=today)
     bound = None if count else exact_count_limit
-    keyset = None if after is None else _delinquent_after(after)
+    keyset = None if after is None else date_id_cursor(after)
     # one more row than the page: is there a next page?
     rows, total = queries.delinquent_rows(
         session, scope, min_days, limit + 1, offset, after=keyset, count_bound=bound

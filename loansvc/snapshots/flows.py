@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from loansvc.db.base import Money, utcnow
 from loansvc.db.models import PortfolioFlow, PortfolioFlowDay
+from loansvc.db.models.snapshots import FLOW_KINDS
 from loansvc.jobs import exclusive
 from loansvc.reports import queries
 from loansvc.reports.queries import Scope
@@ -118,7 +119,7 @@ def period_rows(session: Session, scope: Scope, start: date) -> dict[str, list[d
     through = covered_until(session, start, scope.as_of)
     rows = _stored_rows(session, scope, start, through) if through > start else []
     rows += queries.flow_rows(session, scope, through, start)
-    out: dict[str, list[dict]] = {kind: [] for kind in queries.FLOW_KINDS}
+    out: dict[str, list[dict]] = {kind: [] for kind in FLOW_KINDS}
     for row in rows:
         out[row.pop("kind")].append(row)
     return out

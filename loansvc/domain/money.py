@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from enum import Enum
+from functools import cache
 
 from loansvc.domain.errors import InvalidInput
 
@@ -41,12 +42,15 @@ def minor_unit(currency: str) -> int:
         raise InvalidInput(message, code="UNKNOWN_CURRENCY", field="currency") from None
 
 
+@cache  # a few currencies; a page of loans rounds thousands of amounts
 def quantum(currency: str) -> Decimal:
     """The smallest amount of `currency`: 0.01 for USD, 1 for KHR."""
     return Decimal(1).scaleb(-minor_unit(currency))
 
 
 def _require_decimal(amount: object) -> Decimal:
+    if type(amount) is Decimal:  # the common case: nothing to convert
+        return amount
     if isinstance(amount, float):
         raise TypeError("money never passes through a float; use Decimal")
     return Decimal(amount)  # type: ignore[arg-type]

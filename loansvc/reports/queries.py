@@ -385,21 +385,26 @@ def position_rows(
         loans_per_dim = select(*dims, func.count().label("loans"), *sums, null().label("borrowers"))
         parts = [loans_per_dim.add_columns(literal("position").label("part")).group_by(*dims)]
     key = [loans.c.group_key] if scope.group_by else []
-    households = func.count(func.distinct(loans.c.household_id)).label("borrowers")
     blanks = [null().label(c) for c in ("bucket", "class", "loans", "principal", "par1", "par30", "par90")]
     blanks += [null().label("apr_above_cap"), null().label("apr_above_cap_balance")]
     blanks += [null().label("restructured"), null().label("restructured_balance")]
 
-    def people(part: str, by_group: bool, by_currency: bool) -> Select:
-        group = key if by_group else [null().label("group_key")] * len(key)
-        currency = loans.c.currency if by_currency else null().label("currency")
-        query = select(*group, currency, *blanks, households, literal(part).label("part"))
-        return query.group_by(*(key if by_group else []), *([loans.c.currency] if by_currency else []))
+    def people(part: str, by_group: bool, by_currency: bool, *where) -> Select:
+        # the distinct households first, then counted (a hash, where count(DISTINCT) sorts)
+        dims = [*(key if by_group else []), *([loans.c.currency] if by_currency else [])]
+        distinct = select(*dims, loans.c.household_id).where(*where).distinct().subquery()
+        mine = [distinct.c[c.name] for c in dims]
+        group = mine[: len(key)] if by_group else [null().label("group_key")] * len(key)
+        currency = distinct.c.currency if by_currency else null().label("currency")
+        query = select(
+            *group, currency, *blanks, func.count().label("borrowers"), literal(part).label("part")
+        )
+        return query.select_from(distinct).group_by(*mine)
 
     if borrowers:
         parts += [people("borrowers", True, True), people("currency_borrowers", False, True)]
     if all_currencies:
-        parts.append(people("all_borrowers", False, False).where(loans.c.currency.in_(all_currencies)))
+        parts.append(people("all_borrowers", False, False, loans.c.currency.in_(all_currencies)))
     return _rows(session, union_all(*parts) if len(parts) > 1 else parts[0])
 
 

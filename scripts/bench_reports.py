@@ -499,7 +499,9 @@ def _ratio(a: float, b: float) -> str:
 def table(run: dict) -> list[str]:
     m, sizes = run["machine"], run["sizes"]
     invocations = run["command"].count(" ; ") + 1
-    if invocations > 1:
+    if invocations > 1 and not run["own_db"]:
+        how = f"in {invocations} invocations, each on a database given with --db (never dropped): `{run['command']}`."
+    elif invocations > 1:
         how = f"in {invocations} invocations on one database (the first one's own, dropped afterwards): `{run['command']}`."
     elif run["own_db"]:
         how = f"all in one run: `{run['command']}` (its own database, created and dropped)."
@@ -515,7 +517,12 @@ def table(run: dict) -> list[str]:
         "its allocation) for each installment paid by as_of; 10 lenders, 20 sites, 1 loan in 10 in riel.",
         "- Times: median of 3 timed runs after an untimed one (1 timed run when the untimed one took over 5 s), "
         "each report and chart in a fresh process (peak RSS = its ru_maxrss); the old whole-schedule query: "
-        "1 run. `jit off`: the same with `PGOPTIONS='-c jit=off'` (see below).",
+        "1 run."
+        + (
+            " `jit off`: the same with `PGOPTIONS='-c jit=off'` (see below)."
+            if any(_variants(r) for r in sizes.values())
+            else " PostgreSQL connections run with jit off (loansvc.db.session), so the jit-off columns are empty."
+        ),
         "",
         "| loans | installments | payments | database | generation (+ VACUUM ANALYZE) | positions refresh "
         "(backfill / month end: the nightly run / again the same day / again with jit off) |",

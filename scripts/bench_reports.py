@@ -644,8 +644,13 @@ def table(run: dict) -> list[str]:
             "",
             f"Client check at {int(n):,} loans (`{check['path']}`, closed loop, {ours['connections']} connections, "
             f"{ours['seconds']} s each): this client {ours['rps']} req/s, p50 {ours['p50_ms']} / p99 "
-            f"{ours['p99_ms']} ms; {theirs.get('tool', 'wrk')} {theirs.get('rps')} req/s, p50 "
-            f"{theirs.get('p50_ms')} / p99 {theirs.get('p99_ms')} ms.",
+            f"{ours['p99_ms']} ms; "
+            + (
+                f"{theirs.get('tool', 'wrk')} {theirs.get('rps')} req/s, p50 {theirs.get('p50_ms')} / p99 "
+                f"{theirs.get('p99_ms')} ms."
+                if theirs.get("rps") is not None
+                else "wrk was not installed for that run (no figure to compare)."
+            ),
         ]
     lines += ["", *goals(run)]
     if run.get("notes"):  # what the run's operator found reading the figures (--notes FILE)

@@ -101,10 +101,11 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
-def _loc_of(field: str | None) -> list[str | int]:
+def _loc_of(field: str | None, where: str = "body") -> list[str | int]:
+    """Where the field was sent: `where` ("body", or "query" for a query parameter), then its path."""
     if not field:
-        return ["body"]
-    parts: list[str | int] = ["body"]
+        return [where]
+    parts: list[str | int] = [where]
     for piece in field.replace("]", "").split("."):
         name, _, index = piece.partition("[")
         if name:
@@ -116,7 +117,9 @@ def _loc_of(field: str | None) -> list[str | int]:
 
 def domain_error_response(request: Request | None, exc: DomainError) -> JSONResponse:
     status = next(s for cls, s in DOMAIN_STATUS if isinstance(exc, cls))
-    errors = [{"loc": _loc_of(exc.field), "msg": exc.message, "type": exc.code}] if exc.field else None
+    top = (exc.field or "").split(".")[0].split("[")[0]
+    where = "query" if request is not None and top and top in request.query_params else "body"
+    errors = [{"loc": _loc_of(exc.field, where), "msg": exc.message, "type": exc.code}] if exc.field else None
     extra = getattr(exc, "extra", None) or {}
     return problem_response(request, status, exc.code, exc.message, errors, **extra)
 

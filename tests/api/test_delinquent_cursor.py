@@ -191,6 +191,8 @@ def test_a_cursor_not_made_by_the_list_is_refused(client, book, admin, after):
     assert response.status_code == 422, response.text
     if len(after) <= 200:
         assert_problem(response, 422, "BAD_CURSOR")
+        # the cursor is a query parameter, and the problem says so
+        assert response.json()["errors"][0]["loc"] == ["query", "after"], response.text
 
 
 def test_a_page_costs_the_same_statements_whatever_its_size_or_depth(client, book, admin, connection):

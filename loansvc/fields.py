@@ -169,6 +169,32 @@ class CursorPage(BaseModel, Generic[T]):
     limit: int
     offset: int
 
+    @classmethod
+    def of(
+        cls,
+        items: list,
+        *,
+        has_more: bool,
+        last_key: list[str] | None,
+        counted: int,
+        bound: int | None,
+        limit: int,
+        offset: int,
+    ):
+        """The page from what its list read: `counted`, the bounded count (up to `bound` + 1 rows;
+        None: all of them), and `last_key`, the sort key of the page's last row (its cursor)."""
+        exact = bound is None or counted <= bound
+        return cls(
+            items=items,
+            total=counted if exact else None,
+            total_is_exact=exact,
+            total_at_least=counted,
+            has_more=has_more,
+            next_after=cursor_token(last_key) if has_more and last_key else None,
+            limit=limit,
+            offset=offset,
+        )
+
 
 CURSOR_MAX_LENGTH = 200
 

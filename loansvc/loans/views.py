@@ -17,7 +17,7 @@ from loansvc.db.query import bounded_count, page
 from loansvc.domain.errors import InvalidInput, NotFound
 from loansvc.domain.money import round_money
 from loansvc.domain.rates import shown_percent
-from loansvc.fields import CursorPage, Page, cursor_token, date_id_cursor
+from loansvc.fields import CursorPage, Page, date_id_cursor
 from loansvc.lending import reads
 from loansvc.lending import repository as lending_repository
 from loansvc.lending.access import get_visible
@@ -127,17 +127,15 @@ def loans_page(
     )
     bound = None if count else exact_count_limit
     size = bounded_count(session, query, bound)
-    exact = bound is None or size <= bound
     listed = query if after is None else repository.after(query, *date_id_cursor(after))
     rows = repository.page_rows(session, listed, limit + 1, offset)  # one more: is there a next page?
     items, has_more = rows[:limit], len(rows) > limit
-    return CursorPage[LoanOut](
-        items=_loan_outs(session, principal, items, today),
-        total=size if exact else None,
-        total_is_exact=exact,
-        total_at_least=size,
+    return CursorPage[LoanOut].of(
+        _loan_outs(session, principal, items, today),
         has_more=has_more,
-        next_after=cursor_token(repository.sort_key(items[-1])) if has_more else None,
+        last_key=repository.sort_key(items[-1]) if items else None,
+        counted=size,
+        bound=bound,
         limit=limit,
         offset=offset,
     )

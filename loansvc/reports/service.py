@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from loansvc.auth.principal import Principal
 from loansvc.config import Settings
 from loansvc.domain.custody import DEFAULT_TITLE_RETURN_DAYS
-from loansvc.fields import CursorPage, cursor_token, date_id_cursor
+from loansvc.fields import CursorPage, date_id_cursor
 from loansvc.lending import expected, reads
 from loansvc.lending import repository as lending_repository
 from loansvc.lending.expected import months_after
@@ -197,7 +197,6 @@ def delinquent_loans(
         session, scope, min_days, limit + 1, offset, after=keyset, count_bound=bound
     )
     rows, has_more = rows[:limit], len(rows) > limit
-    exact = bound is None or total <= bound
     loans = lending_repository.loans_by_ids(session, [r["loan_id"] for r in rows])
     figures = reads.page_figures(session, list(loans.values()), as_of, today)  # no schedule shown
     follow_up = collections.follow_up_of(session, principal, loans, as_of)
@@ -226,16 +225,9 @@ def delinquent_loans(
                 **follow_up[r["loan_id"]],
             )
         )
-    last = rows[-1] if rows else None
-    return CursorPage[DelinquentLoanOut](
-        items=items,
-        total=total if exact else None,
-        total_is_exact=exact,
-        total_at_least=total,
-        has_more=has_more,
-        next_after=cursor_token([last["oldest_due"].isoformat(), last["loan_id"]]) if has_more else None,
-        limit=limit,
-        offset=offset,
+    last = [rows[-1]["oldest_due"].isoformat(), rows[-1]["loan_id"]] if rows else None
+    return CursorPage[DelinquentLoanOut].of(
+        items, has_more=has_more, last_key=last, counted=total, bound=bound, limit=limit, offset=offset
     )
 
 

@@ -64,8 +64,13 @@ def page_figures(session: Session, loans: Sequence[Loan], as_of: date, today: da
     """A list page's figures: `figures_for`'s, but for the schedule (`installments` is empty), in the
     same statements. Every other figure is the same (tests/api/test_page_figures.py checks it on
     every loan of its book): only the rows they depend on are read by the ledger (see
-    `_rows_that_count`), so a young loan's page costs its due installments, not its whole term."""
-    rows = repository.installments_of(session, loans)
+    `_rows_that_count`), so a young loan's page costs its due installments, not its whole term.
+    The database leaves out most of the others (repository.page_installments_of); a session
+    holding changes not yet flushed reads the ORM rows, as `figures_for` does."""
+    if session.new or session.dirty or session.deleted:
+        rows = repository.installments_of(session, loans)
+    else:
+        rows = repository.page_installments_of(session, loans, as_of)
     later = repository.later_movements(session, [loan.id for loan in loans], as_of) if as_of < today else {}
     out = {}
     for loan in loans:

@@ -4,12 +4,12 @@ statements, whatever their number."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, case, delete, func, literal_column, not_, or_, select
 from sqlalchemy.orm import Session
 
 from loansvc.db.models import (
@@ -27,6 +27,11 @@ from loansvc.lending.figures import ZERO, Later
 
 SI = ScheduledInstallment
 RA = RepaymentAllocation
+# a bare SQL zero: a bound 0 would take the money type and reach SQLite as the text '0'
+_SQL_ZERO = literal_column("0")
+# an installment row as a page reads it: its columns by name (a tuple's attributes cost a tenth of
+# a Row's, and the ledger reads each a dozen times)
+PageInstallment = namedtuple("PageInstallment", [c.name for c in SI.__table__.c])
 
 
 def get(session: Session, loan_id: str, *, lender_id: str | None = None, lock: bool = False) -> Loan | None:
@@ -67,6 +72,51 @@ def installments_of(session: Session, loans: Sequence[Loan]) -> dict[str, list[S
     )
     for row in session.scalars(query):
         out[row.loan_id].append(row)
+    return out
+
+
+def page_installments_of(session: Session, loans: Sequence[Loan], as_of: date) -> dict[str, list]:
+    """`installments_of`'s rows a list item's figures may read (lending.reads._rows_that_count
+    keeps a subset of them), in one statement, as plain tuples (`PageInstallment`, not ORM
+    objects: a page reads them, never changes them). Left out: the installments due after `as_of`
+    untouched (no late fee, nothing paid) that come after the first untouched one owing at least
+    1 (a whole unit of any currency, so at least its quantum once rounded: never before the first
+    untouched one whose rounded total owes something). A restructured loan keeps every row (its
+    watch reads them)."""
+    out: dict[str, list] = {loan.id: [] for loan in loans}
+    if not loans:
+        return out
+    ids = [loan.id for loan in loans]
+    untouched = and_(
+        SI.due_date > as_of,
+        SI.penalty == _SQL_ZERO,
+        SI.paid_principal == _SQL_ZERO,
+        SI.paid_interest == _SQL_ZERO,
+        SI.paid_fees == _SQL_ZERO,
+        SI.paid_penalty == _SQL_ZERO,
+    )
+    columns = list(SI.__table__.c)
+    rows = (
+        select(
+            *columns,
+            case((or_(Loan.restructured_on.is_not(None), not_(untouched)), 1), else_=0).label("kept"),
+            func.min(case((and_(untouched, SI.total >= Decimal(1)), SI.number)))
+            .over(partition_by=SI.loan_id)
+            .label("first_owing"),
+        )
+        .join(Loan, and_(Loan.id == SI.loan_id, Loan.schedule_version == SI.version))
+        # the loans' ids on both sides, as in installments_of
+        .where(SI.loan_id.in_(ids), Loan.id.in_(ids))
+        .subquery()
+    )
+    query = (
+        select(*(rows.c[c.name] for c in columns))
+        .where(or_(rows.c.kept == 1, rows.c.number <= func.coalesce(rows.c.first_owing, rows.c.number)))
+        .order_by(rows.c.loan_id, rows.c.number)
+    )
+    for row in session.execute(query):
+        installment = PageInstallment._make(row)
+        out[installment.loan_id].append(installment)
     return out
 
 

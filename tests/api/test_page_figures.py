@@ -7,12 +7,16 @@ payment reversed (L2's of 10 June), one loan written off (L10, 15 June), a 0 % l
 and three never paid (L12, L13, L14). Each is read as of days before its first due date, between
 its due dates, on a due date, after its last one, and after a payment dated later (a past day:
 the later movements are taken back out), with the service's today after every movement.
+
+A page reads its rows through repository.page_installments_of (the database leaves out most rows
+no figure reads); a session holding unflushed changes reads the ORM rows: both are checked.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -42,7 +46,16 @@ def book(client, session, admin, officer, make_key) -> dict:
 def test_a_pages_figures_are_the_ledgers_but_for_the_schedule(session, book, day):
     loans = [session.get(Loan, book[f"L{k}"]) for k in range(1, 15)]
     full = reads.figures_for(session, loans, day, TODAY)
+    assert not (session.new or session.dirty or session.deleted)  # the page's own rows, not the ORM's
     page = reads.page_figures(session, loans, day, TODAY)
+    _assert_the_same(loans, full, page)
+    # a session with a change not yet flushed reads the ORM rows: the same figures
+    loans[0].purpose = loans[0].purpose + " (edited)"
+    assert session.dirty
+    _assert_the_same(loans, full, reads.page_figures(session, loans, day, TODAY))
+
+
+def _assert_the_same(loans, full, page):
     assert set(page) == set(full) == {loan.id for loan in loans}
     for loan in loans:
         want = replace(full[loan.id], installments=())
@@ -50,6 +63,40 @@ def test_a_pages_figures_are_the_ledgers_but_for_the_schedule(session, book, day
         assert got == want, loan.id
         # the same Decimals to the digit (0.00 and 0 are equal, not the same JSON)
         assert repr(got) == repr(want), loan.id
+
+
+@pytest.mark.parametrize("day", DAYS)
+def test_the_database_keeps_every_row_that_counts(session, book, day):
+    # page_installments_of leaves rows out in SQL: what it keeps holds every row _rows_that_count
+    # keeps of the whole schedule, each with the same stored values
+    loans = [session.get(Loan, book[f"L{k}"]) for k in range(1, 15)]
+    full = repository.installments_of(session, loans)
+    kept = repository.page_installments_of(session, loans, day)
+    for loan in loans:
+        by_number = {r.number: r for r in full[loan.id]}
+        assert [r.number for r in kept[loan.id]] == sorted(r.number for r in kept[loan.id])
+        for row in kept[loan.id]:
+            orm = by_number[row.number]
+            assert all(getattr(row, c) == getattr(orm, c) for c in row._fields), (loan.id, row.number)
+        counted = [r.number for r in reads._rows_that_count(loan, kept[loan.id], day)]
+        assert counted == [r.number for r in reads._rows_that_count(loan, full[loan.id], day)], loan.id
+
+
+def test_a_total_below_one_unit_is_owed_once_rounded(session, book):
+    # L12 (USD, 12 x 47.20 from 20 July, never paid). Say its installment 1 totals 0.004 (0.00
+    # once rounded: it owes nothing, so it is never the next one) and 2 totals 0.006 (0.01: it
+    # owes). The database keeps the untouched rows up to the first owing at least 1.00 (3); the
+    # ledger's rule keeps 1 and 2, and 2 is the next installment, as in the whole ledger's
+    loan = session.get(Loan, book["L12"])
+    rows = repository.installments_of(session, [loan])[loan.id]
+    rows[0].total, rows[1].total = Decimal("0.004"), Decimal("0.006")
+    session.flush()
+    kept = repository.page_installments_of(session, [loan], TODAY)[loan.id]
+    assert [r.number for r in kept] == [1, 2, 3]
+    assert [r.number for r in reads._rows_that_count(loan, kept, TODAY)] == [1, 2]
+    page = reads.page_figures(session, [loan], TODAY, TODAY)[loan.id]
+    assert page.next_installment.number == 2 and page.next_installment.total == Decimal("0.01")
+    _assert_the_same([loan], reads.figures_for(session, [loan], TODAY, TODAY), {loan.id: page})
 
 
 def test_a_young_loan_is_read_on_its_due_installments_and_the_next_one(session, book):

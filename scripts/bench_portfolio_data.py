@@ -107,10 +107,10 @@ def extend(conn: Connection, start: int, stop: int, as_of: date) -> None:
     # amount: USD 500..4999 (every tenth loan in riel x 4100); start: 1..720 days before as_of
     conn.execute(
         text("""
-        INSERT INTO loans (id, household_id, product_id, lender_id, currency, amount, term, purpose, status,
+        INSERT INTO loans (id, household_id, site_id, product_id, lender_id, currency, amount, term, purpose, status,
             submitted_on, submitted_by, submitted_by_key_id, decided_on, approved_amount, terms, disbursed_amount,
             first_disbursed_on, last_event_on, schedule_version, principal_repaid, periods_per_year, created_at, updated_at)
-        SELECT 'loan-' || n, 'hh-' || n,
+        SELECT 'loan-' || n, 'hh-' || n, 'site-' || (n % :sites + 1),
             'product-' || (n % :lenders + 1) || '-' || CASE WHEN n % 10 = 0 THEN 'KHR' ELSE 'USD' END,
             'lender-' || (n % :lenders + 1), cur,
             amt, 24, 'bench', 'active', d - 7, 'bench', 'bench', d - 3, amt,

@@ -158,6 +158,7 @@ def apply(
     )
     loan = Loan(
         household_id=household.id,
+        site_id=household.site_id,
         product_id=product.id,
         lender_id=lender.id,
         currency=product.currency,

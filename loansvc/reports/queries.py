@@ -36,7 +36,7 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from loansvc.db.base import Money
 from loansvc.db.models import (
@@ -136,7 +136,7 @@ def _keys(scope: Scope) -> list:
         return []
     column = {
         "lender": Loan.lender_id,
-        "site": Household.site_id,
+        "site": Loan.site_id,  # the household's, copied on the loan (a household never moves)
         "product": Loan.product_id,
         "currency": Loan.currency,
     }[scope.group_by]
@@ -144,12 +144,18 @@ def _keys(scope: Scope) -> list:
 
 
 def _scoped(query: Select, scope: Scope) -> Select:
-    """The household join a site grouping needs, and a partner's own lender only."""
-    if scope.group_by == "site":
-        query = query.join(Household, Household.id == Loan.household_id)
+    """A partner's own lender only."""
     if scope.lender_id is not None:
         query = query.where(Loan.lender_id == scope.lender_id)
     return query
+
+
+def _portfolio(scope: Scope):
+    """The loans in the portfolio at as_of. As of today (scope.current) they are the active ones:
+    nothing is dated after today, so a loan disbursed by then and neither closed nor written off
+    by then is active now, and the bare status is the predicate of ix_loans_active_positions (the
+    current statements read that index alone)."""
+    return Loan.status == "active" if scope.current else active_at(scope.as_of)
 
 
 def _current(installment=SI):
@@ -303,15 +309,31 @@ def _rows(session: Session, query) -> list[dict]:
     return [dict(row) for row in session.execute(query).mappings()]
 
 
-def _stored_positions(scope: Scope) -> Select:
+def _stored_positions(scope: Scope, *, expected: bool = False) -> Select:
     """position_rows' "position" part from the stored positions, in two steps: the loans grouped by
     what their bucket, class and PAR depend on (their oldest open due date, short or long term,
     restructured and still on watch, above the cap), a few thousand groups whatever the number of
-    loans; then bucket, class and PAR worked out once per group (the same CASEs as `positions`)."""
+    loans; then bucket, class and PAR worked out once per group (the same CASEs as `positions`).
+    With `expected`, the same scan also sums the expected dues of the loans anchored at as_of and
+    counts the others (EXPECTED_SUMS, read by expected_rows in place of its own scan)."""
     day, policy = scope.as_of, scope.policy
     restructured = and_(Loan.restructured_on.is_not(None), Loan.restructured_on <= day)
-    # the watch's correlated subquery runs for a restructured loan alone (a CASE branch)
-    watch = case((restructured, case((_on_watch(day, policy), 1), else_=0)), else_=0)
+    # the restructured loans still on watch, found first (ix_loans_active_restructured: the few
+    # restructured loans, each one's watch worked out from its schedule), then joined to the scan
+    # (a hash of those few): no correlated subquery per loan, and the planner sees a grouping of
+    # few groups (a flag of that small set, not of every loan's id), which it hashes
+    watched = aliased(Loan, name="watched")
+    on_watch = (
+        select(watched.id)
+        .where(
+            watched.status == "active",
+            watched.restructured_on.is_not(None),
+            watched.restructured_on <= day,
+            on_watch_sql(watched, day, policy),
+        )
+        .subquery("on_watch")
+    )
+    watch = case((on_watch.c.id.is_not(None), 1), else_=0)
     flags = [
         Loan.oldest_due_on.label("due"),
         _short_term(policy).label("short"),
@@ -320,9 +342,12 @@ def _stored_positions(scope: Scope) -> Select:
         case((_apr_above_cap(scope.rate_cap_percent), 1), else_=0).label("above_cap"),
     ]
     inner = select(*_keys(scope), Loan.currency, *flags, func.count().label("loans"))
+    inner = inner.select_from(Loan).outerjoin(on_watch, on_watch.c.id == Loan.id)
     inner = inner.add_columns(_money(func.sum(Loan.outstanding_principal)).label("principal"))
+    if expected:
+        inner = inner.add_columns(*_expected_sums(scope))
     grouped = [*_keys(scope), Loan.currency, *flags]
-    g = _scoped(inner.where(active_at(day)), scope).group_by(*grouped).subquery("loan_groups")
+    g = _scoped(inner.where(_portfolio(scope)), scope).group_by(*grouped).subquery("loan_groups")
     due, principal = g.c.due, g.c.principal
     bucket = case(
         *reversed([(due <= _days_before(day, b), BUCKETS[k + 1]) for k, b in enumerate(_bucket_starts())]),
@@ -355,39 +380,76 @@ def _stored_positions(scope: Scope) -> Select:
         _money(when(g.c.restructured == 1, principal)).label("restructured_balance"),
         null().label("borrowers"),
         literal("position").label("part"),
+        null().label("firsts"),  # the borrowers passes' column (_current_position_rows drops it)
     )
+    if expected:
+        sums = [_money(func.sum(g.c[name])).label(name) for name in EXPECTED_COLUMNS]
+        query = query.add_columns(*sums, func.sum(g.c.others).label("others"))
     return query.group_by(*key, g.c.currency, bucket, grade)
 
 
+EXPECTED_SUMS = (*EXPECTED_COLUMNS, "others")
+
+
+def _expected_sums(scope: Scope) -> list:
+    """Per group of loans: the expected dues (expected_1..6) of those anchored at as_of, and the
+    number of the others (never anchored, or at another day), whose dues the installments give.
+    Read as of today only, over the active loans (_portfolio): the status is not tested again, so
+    that ix_loans_active_positions serves the statement alone."""
+    assert scope.current
+    anchored = Loan.expected_as_of == scope.as_of
+    sums = [
+        _money(func.sum(case((anchored, getattr(Loan, name)), else_=ZERO))).label(name)
+        for name in EXPECTED_COLUMNS
+    ]
+    return [*sums, func.sum(case((anchored, 0), else_=1)).label("others")]
+
+
+_BLANK_COLUMNS = (
+    "bucket",
+    "class",
+    "loans",
+    "principal",
+    "par1",
+    "par30",
+    "par90",
+    "apr_above_cap",
+    "apr_above_cap_balance",
+    "restructured",
+    "restructured_balance",
+)
+
+
 def position_rows(
-    session: Session, scope: Scope, *, borrowers: bool = True, all_currencies: Sequence[str] = ()
+    session: Session,
+    scope: Scope,
+    *,
+    borrowers: bool = True,
+    all_currencies: Sequence[str] = (),
+    expected: bool = False,
 ) -> list[dict]:
     """One statement over the loans' positions (computed once, as a CTE), its rows told apart by
     `part`: "position" per group, currency, bucket and class (loans, principal, PAR balances);
     with borrowers, "borrowers" (distinct households) per group and currency and "currency_borrowers"
-    per currency; with all_currencies, "all_borrowers" over those currencies together."""
-    if scope.current:  # the stored positions: grouped twice (below), the households apart
-        people_of = select(*_keys(scope), Loan.currency, Loan.household_id).select_from(Loan)
-        loans = _scoped(people_of.where(active_at(scope.as_of)), scope).cte("borrowing")
-        parts = [_stored_positions(scope)]
-    else:
-        loans = positions(scope).cte("positions")
-        dims = [*([loans.c.group_key] if scope.group_by else []), loans.c.currency]
-        dims += [loans.c.bucket, loans.c["class"]]
-        sums = [_money(func.sum(loans.c.outstanding)).label("principal")]
-        sums += [_money(func.sum(loans.c[name])).label(name) for name in ("par1", "par30", "par90")]
-        sums += [
-            func.sum(loans.c.apr_above_cap).label("apr_above_cap"),
-            _money(func.sum(loans.c.apr_above_cap_balance)).label("apr_above_cap_balance"),
-            func.sum(loans.c.restructured).label("restructured"),
-            _money(func.sum(loans.c.restructured_balance)).label("restructured_balance"),
-        ]
-        loans_per_dim = select(*dims, func.count().label("loans"), *sums, null().label("borrowers"))
-        parts = [loans_per_dim.add_columns(literal("position").label("part")).group_by(*dims)]
+    per currency; with all_currencies, "all_borrowers" over those currencies together. With
+    `expected`, as of today, "expected" rows too: per group and currency, the sums expected_rows
+    reads (EXPECTED_SUMS and the loans), from the same scan of the loans."""
+    if scope.current:  # the stored positions: grouped twice, the households apart (below)
+        return _current_position_rows(session, scope, borrowers, all_currencies, expected)
+    loans = positions(scope).cte("positions")
     key = [loans.c.group_key] if scope.group_by else []
-    blanks = [null().label(c) for c in ("bucket", "class", "loans", "principal", "par1", "par30", "par90")]
-    blanks += [null().label("apr_above_cap"), null().label("apr_above_cap_balance")]
-    blanks += [null().label("restructured"), null().label("restructured_balance")]
+    dims = [*key, loans.c.currency, loans.c.bucket, loans.c["class"]]
+    sums = [_money(func.sum(loans.c.outstanding)).label("principal")]
+    sums += [_money(func.sum(loans.c[name])).label(name) for name in ("par1", "par30", "par90")]
+    sums += [
+        func.sum(loans.c.apr_above_cap).label("apr_above_cap"),
+        _money(func.sum(loans.c.apr_above_cap_balance)).label("apr_above_cap_balance"),
+        func.sum(loans.c.restructured).label("restructured"),
+        _money(func.sum(loans.c.restructured_balance)).label("restructured_balance"),
+    ]
+    loans_per_dim = select(*dims, func.count().label("loans"), *sums, null().label("borrowers"))
+    parts = [loans_per_dim.add_columns(literal("position").label("part")).group_by(*dims)]
+    blanks = [null().label(c) for c in _BLANK_COLUMNS]
 
     def people(part: str, by_group: bool, by_currency: bool, *where) -> Select:
         # the distinct households first, then counted (a hash, where count(DISTINCT) sorts)
@@ -406,6 +468,139 @@ def position_rows(
     if all_currencies:
         parts.append(people("all_borrowers", False, False, loans.c.currency.in_(all_currencies)))
     return _rows(session, union_all(*parts) if len(parts) > 1 else parts[0])
+
+
+def _current_position_rows(
+    session: Session, scope: Scope, borrowers: bool, all_currencies: Sequence[str], expected: bool
+) -> list[dict]:
+    """position_rows as of today, from ix_loans_active_positions alone (index-only scans).
+
+    The borrowers are counted in one pass over the index in its own order (currency, household,
+    lender), keeping the first entry of each run of equal keys, so that no statement sorts or
+    hashes a million households:
+      - no group, or by currency: the distinct (currency, household) pairs;
+      - by site: the same pairs with their site (a household's site is its loans' site; on
+        PostgreSQL the first loan of each pair gives it, DISTINCT ON), each site's pairs counted,
+        and a currency's borrowers are the sum over its sites;
+      - by lender: the distinct (currency, household, lender) triples, each lender's counted; a
+        triple is its household's first in the currency when the one before it in that order is
+        another household's, and those firsts are the currency's borrowers;
+      - by product: the (currency, household, product) triples are sorted or hashed, and the pairs
+        read apart (a product report is a smaller one)."""
+    blanks = [null().label(c) for c in _BLANK_COLUMNS]
+    grouped = scope.group_by is not None
+    parts = [_stored_positions(scope, expected=expected)]
+    more = [null().label(c) for c in EXPECTED_SUMS] if expected else []
+    active = _scoped(select().select_from(Loan).where(_portfolio(scope)), scope)
+
+    def counted(part: str, key: list, currency, firsts=None) -> Select:
+        count = func.count().label("borrowers")
+        first = (func.sum(firsts) if firsts is not None else null()).label("firsts")
+        return select(*key, currency, *blanks, count, literal(part).label("part"), first, *more)
+
+    no_key = [null().label("group_key")] if grouped else []
+    if borrowers and scope.group_by in (None, "currency"):
+        pairs = active.add_columns(Loan.currency, Loan.household_id).distinct().subquery("households")
+        parts.append(counted("currency_borrowers", no_key, pairs.c.currency).group_by(pairs.c.currency))
+    elif borrowers and scope.group_by == "site":
+        firsts = active.add_columns(Loan.currency, Loan.household_id, Loan.site_id.label("group_key"))
+        if session.get_bind().dialect.name == "postgresql":
+            firsts = firsts.distinct(Loan.currency, Loan.household_id)  # DISTINCT ON: one pass
+        firsts = firsts.distinct().subquery("households")
+        by_site = counted("borrowers", [firsts.c.group_key], firsts.c.currency)
+        parts.append(by_site.group_by(firsts.c.group_key, firsts.c.currency))
+    elif borrowers and scope.group_by == "lender":
+        order = (Loan.currency, Loan.household_id, Loan.lender_id)
+        triples = active.add_columns(*order).distinct().subquery("triples")
+        window = {"order_by": [triples.c.currency, triples.c.household_id, triples.c.lender_id]}
+        before = func.lag(triples.c.household_id).over(**window)
+        before_currency = func.lag(triples.c.currency).over(**window)
+        first = case(
+            (
+                or_(
+                    before.is_(None), before != triples.c.household_id, before_currency != triples.c.currency
+                ),
+                1,
+            ),
+            else_=0,
+        )
+        runs = select(triples.c.lender_id, triples.c.currency, first.label("first")).subquery("runs")
+        by_lender = counted("borrowers", [runs.c.lender_id.label("group_key")], runs.c.currency, runs.c.first)
+        parts.append(by_lender.group_by(runs.c.lender_id, runs.c.currency))
+    elif borrowers:  # by product
+        pairs = active.add_columns(Loan.currency, Loan.household_id).distinct().subquery("households")
+        parts.append(counted("currency_borrowers", no_key, pairs.c.currency).group_by(pairs.c.currency))
+        theirs = active.add_columns(Loan.currency, Loan.household_id, Loan.product_id.label("group_key"))
+        theirs = theirs.distinct().subquery("borrowing")
+        by_product = counted("borrowers", [theirs.c.group_key], theirs.c.currency)
+        parts.append(by_product.group_by(theirs.c.group_key, theirs.c.currency))
+    if all_currencies:  # households over several currencies: a hash of their ids, on request only
+        every = active.add_columns(Loan.household_id).where(Loan.currency.in_(all_currencies))
+        every = every.distinct().subquery("all_households")
+        parts.append(counted("all_borrowers", no_key, null().label("currency")).select_from(every))
+    rows = _rows(session, union_all(*parts) if len(parts) > 1 else parts[0])
+    rows = _expected_apart(rows, grouped) if expected else rows
+    rows = _borrowers_completed(rows, scope.group_by) if borrowers else rows
+    for r in rows:
+        r.pop("firsts", None)  # a lender's firsts: read by _borrowers_completed
+    return rows
+
+
+def _borrowers_completed(rows: list[dict], group_by: str | None) -> list[dict]:
+    """The rows of one borrowers pass (see _current_position_rows) with the part it leaves to be
+    worked out: the groups' "borrowers" from "currency_borrowers" (no group, or by currency), or
+    "currency_borrowers" from the groups' (summed by site; their firsts by lender)."""
+    out = list(rows)
+    if group_by in (None, "currency"):
+        for r in rows:
+            if r["part"] == "currency_borrowers":
+                key = {"group_key": r["currency"]} if group_by else {}
+                out.append({**r, **key, "part": "borrowers"})
+        return out
+    if group_by == "product":
+        return out
+    per_currency: dict[str, int] = {}
+    for r in rows:
+        if r["part"] == "borrowers":
+            add = r["borrowers"] if group_by == "site" else r["firsts"]
+            per_currency[r["currency"]] = per_currency.get(r["currency"], 0) + add
+    for currency, count in sorted(per_currency.items()):
+        blank = dict.fromkeys(_BLANK_COLUMNS)
+        out.append(
+            {
+                "group_key": None,
+                "currency": currency,
+                **blank,
+                "borrowers": count,
+                "part": "currency_borrowers",
+            }
+        )
+    return out
+
+
+def _expected_apart(rows: list[dict], grouped: bool) -> list[dict]:
+    """The rows without their expected sums, and those sums per group and currency ("expected")."""
+    out, sums = [], {}
+    for r in rows:
+        moved = {name: r.pop(name) for name in EXPECTED_SUMS}
+        out.append(r)
+        if r["part"] != "position":
+            continue
+        key = (r.get("group_key"), r["currency"])
+        into = sums.setdefault(key, {name: 0 for name in ("loans", *EXPECTED_SUMS)})
+        into["loans"] += r["loans"]
+        for name, value in moved.items():
+            into[name] += value or 0
+    for (group_key, currency), into in sums.items():
+        out.append(
+            {
+                **({"group_key": group_key} if grouped else {}),
+                "currency": currency,
+                **into,
+                "part": "expected",
+            }
+        )
+    return out
 
 
 def _received(session: Session, scope: Scope, start: date, kind: str, label: str) -> list[dict]:
@@ -438,7 +633,7 @@ def portfolio_rows(session: Session, scope: Scope) -> list[dict]:
     else:
         outstanding, _, _, joined = _exact(scope, late_too=False)
     query = joined(select(*_keys(scope), Loan.currency, outstanding.label("outstanding")).select_from(Loan))
-    loans = _scoped(query.where(active_at(scope.as_of)), scope).subquery()
+    loans = _scoped(query.where(_portfolio(scope)), scope).subquery()
     dims = ([loans.c.group_key] if scope.group_by else []) + [loans.c.currency]
     query = select(*dims, _money(func.sum(loans.c.outstanding)).label("portfolio")).group_by(*dims)
     return _rows(session, query)
@@ -493,7 +688,9 @@ def _paid_later(day: date) -> Select:
     return query.join(Loan, _current()).where(RA.paid_on > day)
 
 
-def expected_rows(session: Session, scope: Scope, windows: list[tuple[str, date, date]]) -> list[dict]:
+def expected_rows(
+    session: Session, scope: Scope, windows: list[tuple[str, date, date]], stored: list[dict] | None = None
+) -> list[dict]:
     """Per window (label, start exclusive, end inclusive) after as_of, what the installments of the
     loans active at as_of still owed at as_of, in two parts added by the caller: what they owe now
     ("owed") and what was paid on them after as_of ("paid_later").
@@ -505,7 +702,8 @@ def expected_rows(session: Session, scope: Scope, windows: list[tuple[str, date,
     statement, no installment read. Else the exact statement adds the installments of those others
     only (never anchored, reopened; or every loan before the day's refresh: then it runs unfiltered);
     nothing is paid after an as_of on or after today, so no "paid_later" part is read: two
-    statements at most, as before.
+    statements at most, as before. `stored`: those sums already read (position_rows' "expected"
+    rows, from its own scan of the loans): then the loans are not read again.
     As of an earlier day: the exact statement over the installments, and the payments after as_of."""
     first, last = windows[0][1], windows[-1][2]
     keys = _keys(scope)
@@ -523,19 +721,14 @@ def expected_rows(session: Session, scope: Scope, windows: list[tuple[str, date,
     owing = SI.total + SI.penalty - PAID_NOW
     if not scope.current or windows != months_after(scope.as_of):
         return grouped("owed", owing, owed) + grouped("paid_later", ALLOCATED, _paid_later(scope.as_of))
-    anchored = and_(Loan.status == "active", Loan.expected_as_of == scope.as_of)
     others = or_(Loan.status != "active", Loan.expected_as_of.is_(None), Loan.expected_as_of != scope.as_of)
-    dims = [*keys, Loan.currency]
-    sums = [
-        _money(func.sum(case((anchored, getattr(Loan, name)), else_=ZERO))).label(name)
-        for name in EXPECTED_COLUMNS
-    ]
-    others_count = func.sum(case((anchored, 0), else_=1)).label("others")
-    stored = select(*dims, *sums, others_count, func.count().label("loans"))
-    stored = _scoped(stored.where(active_at(scope.as_of)), scope).group_by(*dims)
+    if stored is None:  # else the sums position_rows(expected=True) read in its own scan
+        dims = [*keys, Loan.currency]
+        query = select(*dims, *_expected_sums(scope), func.count().label("loans"))
+        stored = _rows(session, _scoped(query.where(_portfolio(scope)), scope).group_by(*dims))
     totals: dict[tuple, Decimal] = {}
     left = every = 0
-    for r in _rows(session, stored):
+    for r in stored:
         left += r["others"]
         every += r["loans"]
         for (label, _, _), name in zip(windows, EXPECTED_COLUMNS, strict=True):
@@ -618,7 +811,7 @@ def group_names(session: Session, group_by: str, keys: Sequence[str]) -> dict[st
 # to these same statements over the days not stored yet. The portfolio at the period's start is the
 # portfolio at as_of less the principal movements of the period (service.portfolio_at_start).
 
-ALL_DIMS = (Loan.lender_id, Household.site_id, Loan.product_id, Loan.currency)
+ALL_DIMS = (Loan.lender_id, Loan.site_id, Loan.product_id, Loan.currency)
 
 
 def flow_parts(scope: Scope, since: date, until: date, *, period_start: date | None = None) -> list[Select]:
@@ -636,7 +829,6 @@ def flow_parts(scope: Scope, since: date, until: date, *, period_start: date | N
         label = literal(kind) if isinstance(kind, str) else kind
         by_kind = [] if isinstance(kind, str) else [label]
         if per_day:
-            query = query.join(Household, Household.id == Loan.household_id)
             dims = [day.label("day"), *ALL_DIMS]
             before = (closed_before if closed_before is not None else null()).label("closed_before")
             grouped = [*dims, *by_kind, *([closed_before] if closed_before is not None else [])]

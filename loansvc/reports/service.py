@@ -98,7 +98,11 @@ def portfolio(
     start = month_before(as_of)
     windows = months_after(as_of)
     converted_from = frames.CONVERTIBLE if khr_per_usd is not None else ()
-    positions = snapshots.portfolio_positions(session, scope, today=today, all_currencies=converted_from)
+    positions = snapshots.portfolio_positions(
+        session, scope, today=today, all_currencies=converted_from, expected=scope.current
+    )
+    # as of today, the expected dues were summed in the positions' own scan of the loans
+    stored = [r for r in positions if r["part"] == "expected"] if scope.current else None
     if today is None:  # the exact method throughout: every flow from the movements themselves
         rows = Rows(
             positions=positions,
@@ -111,7 +115,7 @@ def portfolio(
             portfolio_at_start=queries.portfolio_rows(session, replace(scope, as_of=start)),
         )
     else:
-        rows = _from_flows(session, scope, start, positions, windows)
+        rows = _from_flows(session, scope, start, positions, windows, stored)
     months = [label for label, _, _ in windows]
     figures = frames.figures_of(rows, months, scope.policy)
     totals = [{**f} for (s, _, _), f in sorted(figures.items()) if s == "total"]
@@ -135,7 +139,9 @@ def _as(rows: list[dict], name: str, sign: int = 1, **extra) -> list[dict]:
     return out
 
 
-def _from_flows(session: Session, scope: Scope, start: date, positions: list[dict], windows) -> Rows:
+def _from_flows(
+    session: Session, scope: Scope, start: date, positions: list[dict], windows, stored: list[dict] | None
+) -> Rows:
     """The period's figures from the daily flows (loansvc.snapshots.flows: the days stored, then the
     movements of the days after them). As of today, the portfolio at the period's start is the
     portfolio now less what the period moved: for every loan, outstanding at the start = outstanding
@@ -164,7 +170,7 @@ def _from_flows(session: Session, scope: Scope, start: date, positions: list[dic
         disbursed=_as(flows["disbursed_cash"], "amount", kind="cash")
         + _as(flows["disbursed_materials"], "amount", kind="materials"),
         written_off=queries.written_off_rows(session, scope, start),
-        expected=queries.expected_rows(session, scope, windows),
+        expected=queries.expected_rows(session, scope, windows, stored),
         recoveries=_as(flows["recoveries"], "recoveries"),
         portfolio_at_start=at_start,
     )

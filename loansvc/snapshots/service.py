@@ -161,10 +161,16 @@ def trend(
 
 
 def portfolio_positions(
-    session: Session, scope: Scope, *, today: date | None, all_currencies: Sequence[str] = ()
+    session: Session,
+    scope: Scope,
+    *,
+    today: date | None,
+    all_currencies: Sequence[str] = (),
+    expected: bool = False,
 ) -> list[dict]:
     """queries.position_rows' rows for the portfolio report: at a past month end from its snapshot
-    (taken first if need be), any other day (or without `today`) from the exact query."""
+    (taken first if need be), any other day (or without `today`) from the exact query. `expected`:
+    as of today, its "expected" rows too (queries.position_rows)."""
     day = scope.as_of
     exact = today is None or day >= today or not is_month_end(day) or scope.policy != DEFAULT_ARREARS_POLICY
     if not exact:
@@ -172,4 +178,4 @@ def portfolio_positions(
         ready = day in taken and taken[day] == scope.rate_cap_percent
         if ready or day in take_missing(session, [day], scope.rate_cap_percent, same_cap=True):
             return repository.position_rows(session, scope, all_currencies)
-    return queries.position_rows(session, scope, all_currencies=all_currencies)
+    return queries.position_rows(session, scope, all_currencies=all_currencies, expected=expected)

@@ -129,6 +129,7 @@ def book_loan(session, world, name, lender, household, product, term, frequency,
     on, kind, amount = tranche[0], tranche[1], Decimal(tranche[2])
     loan = Loan(
         household_id=world[household]["id"],
+        site_id=world[household]["site_id"],
         product_id=world[product]["id"],
         lender_id=world[lender]["id"],
         currency=currency,

@@ -53,6 +53,7 @@ def book(client, session, admin, officer) -> dict:
         on = FIRST_DAY + timedelta(days=3 * (k // 3))
         loan = Loan(
             household_id=world[f"H{lender}"]["id"],
+            site_id=site["id"],
             product_id=world[f"P{lender}"]["id"],
             lender_id=world[lender]["id"],
             currency="USD",

@@ -18,6 +18,24 @@ from loansvc.domain.arrears import BUCKETS, CLASSES
 LOAN_STATUSES = ("submitted", "approved", "rejected", "withdrawn", "active", "closed", "written_off")
 OPEN_APPLICATION_STATUSES = ("submitted", "approved")
 OPEN_APPLICATION_WHERE = "status IN ('submitted', 'approved')"
+ACTIVE_WHERE = "status = 'active'"
+RESTRUCTURED_WHERE = "status = 'active' AND restructured_on IS NOT NULL"
+# what the current portfolio statements read of an active loan, carried by ix_loans_active_positions
+ACTIVE_POSITION_COLUMNS = (
+    "site_id",
+    "product_id",
+    "id",
+    "schedule_version",
+    "restructured_on",
+    "restructured_from_number",
+    "term",
+    "periods_per_year",
+    "apr_percent",
+    "outstanding_principal",
+    "oldest_due_on",
+    "expected_as_of",
+    *(f"expected_{k}" for k in range(1, 7)),
+)
 
 
 class Loan(IdMixin, TimestampMixin, Base):
@@ -61,9 +79,30 @@ class Loan(IdMixin, TimestampMixin, Base):
         ),
         # a partner's delinquent list: its lender's active loans, the oldest late due date first (0015)
         Index("ix_loans_lender_oldest_due", "lender_id", "status", "oldest_due_on", "id"),
+        # the current report, the PAR trend's current point and the expected collections: index-only
+        # scans of the active loans, in the order that counts distinct borrowers per currency (0018)
+        Index(
+            "ix_loans_active_positions",
+            "currency",
+            "household_id",
+            "lender_id",
+            postgresql_include=list(ACTIVE_POSITION_COLUMNS),
+            postgresql_where=text(ACTIVE_WHERE),
+            sqlite_where=text(ACTIVE_WHERE),
+        ),
+        # the few active restructured loans, whose watch the current report works out first (0018)
+        Index(
+            "ix_loans_active_restructured",
+            "id",
+            postgresql_include=["restructured_on", "schedule_version", "restructured_from_number"],
+            postgresql_where=text(RESTRUCTURED_WHERE),
+            sqlite_where=text(RESTRUCTURED_WHERE),
+        ),
     )
 
     household_id: Mapped[str] = mapped_column(ForeignKey("households.id"))
+    # the household's site, copied at creation (a household never changes site), for the reports
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
     product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), index=True)
     lender_id: Mapped[str] = mapped_column(ForeignKey("lenders.id"))
     currency: Mapped[str] = mapped_column(String(3))

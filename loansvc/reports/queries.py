@@ -36,6 +36,7 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session, aliased
 
 from loansvc.db.base import Money
@@ -504,9 +505,11 @@ def _current_position_rows(
         parts.append(counted("currency_borrowers", no_key, pairs.c.currency).group_by(pairs.c.currency))
     elif borrowers and scope.group_by == "site":
         firsts = active.add_columns(Loan.currency, Loan.household_id, Loan.site_id.label("group_key"))
-        if session.get_bind().dialect.name == "postgresql":
-            firsts = firsts.distinct(Loan.currency, Loan.household_id)  # DISTINCT ON: one pass
-        firsts = firsts.distinct().subquery("households")
+        if session.get_bind().dialect.name == "postgresql":  # DISTINCT ON: the pairs' one pass
+            firsts = firsts.ext(distinct_on(Loan.currency, Loan.household_id))
+        else:
+            firsts = firsts.distinct()
+        firsts = firsts.subquery("households")
         by_site = counted("borrowers", [firsts.c.group_key], firsts.c.currency)
         parts.append(by_site.group_by(firsts.c.group_key, firsts.c.currency))
     elif borrowers and scope.group_by == "lender":

@@ -500,10 +500,10 @@ def _current_position_rows(
         return select(*key, currency, *blanks, count, literal(part).label("part"), first, *more)
 
     no_key = [null().label("group_key")] if grouped else []
-    if borrowers and scope.group_by in (None, "currency"):
+    if borrowers and scope.group_by in (None, "currency", "product"):  # the (currency, household) pairs
         pairs = active.add_columns(Loan.currency, Loan.household_id).distinct().subquery("households")
         parts.append(counted("currency_borrowers", no_key, pairs.c.currency).group_by(pairs.c.currency))
-    elif borrowers and scope.group_by == "site":
+    if borrowers and scope.group_by == "site":
         firsts = active.add_columns(Loan.currency, Loan.household_id, Loan.site_id.label("group_key"))
         if session.get_bind().dialect.name == "postgresql":  # DISTINCT ON: the pairs' one pass
             firsts = firsts.ext(distinct_on(Loan.currency, Loan.household_id))
@@ -517,22 +517,13 @@ def _current_position_rows(
         triples = active.add_columns(*order).distinct().subquery("triples")
         window = {"order_by": [triples.c.currency, triples.c.household_id, triples.c.lender_id]}
         before = func.lag(triples.c.household_id).over(**window)
-        before_currency = func.lag(triples.c.currency).over(**window)
-        first = case(
-            (
-                or_(
-                    before.is_(None), before != triples.c.household_id, before_currency != triples.c.currency
-                ),
-                1,
-            ),
-            else_=0,
-        )
+        other_currency = func.lag(triples.c.currency).over(**window) != triples.c.currency
+        another = or_(before.is_(None), before != triples.c.household_id, other_currency)
+        first = case((another, 1), else_=0)  # the household's first triple in the currency
         runs = select(triples.c.lender_id, triples.c.currency, first.label("first")).subquery("runs")
         by_lender = counted("borrowers", [runs.c.lender_id.label("group_key")], runs.c.currency, runs.c.first)
         parts.append(by_lender.group_by(runs.c.lender_id, runs.c.currency))
-    elif borrowers:  # by product
-        pairs = active.add_columns(Loan.currency, Loan.household_id).distinct().subquery("households")
-        parts.append(counted("currency_borrowers", no_key, pairs.c.currency).group_by(pairs.c.currency))
+    elif borrowers and scope.group_by == "product":
         theirs = active.add_columns(Loan.currency, Loan.household_id, Loan.product_id.label("group_key"))
         theirs = theirs.distinct().subquery("borrowing")
         by_product = counted("borrowers", [theirs.c.group_key], theirs.c.currency)

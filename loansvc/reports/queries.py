@@ -389,6 +389,30 @@ def _stored_positions(scope: Scope, *, expected: bool = False) -> Select:
     return query.group_by(*key, g.c.currency, bucket, grade)
 
 
+def trend_rows(session: Session, scope: Scope) -> list[dict]:
+    """As of today, what a PAR-trend point reads (frames.trend_point) per currency: the loans, the
+    principal and the PAR30 and PAR90 balances, the same sums as position_rows' "position" rows
+    (PAR: the whole outstanding principal of a loan late more than so many days, and of every
+    restructured loan), in one aggregate over ix_loans_active_positions with no grouping by
+    bucket or class, which PostgreSQL may split between parallel workers."""
+    assert scope.current and scope.group_by is None
+    day = scope.as_of
+    restructured = and_(Loan.restructured_on.is_not(None), Loan.restructured_on <= day)
+
+    def par(days: int):
+        late = or_(Loan.oldest_due_on < _days_before(day, days), restructured)
+        return _money(func.sum(case((late, Loan.outstanding_principal), else_=ZERO)))
+
+    query = select(
+        Loan.currency,
+        func.count().label("loans"),
+        _money(func.sum(Loan.outstanding_principal)).label("principal"),
+        par(30).label("par30"),
+        par(90).label("par90"),
+    )
+    return _rows(session, _scoped(query.where(_portfolio(scope)), scope).group_by(Loan.currency))
+
+
 EXPECTED_SUMS = (*EXPECTED_COLUMNS, "others")
 
 

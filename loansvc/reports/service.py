@@ -268,7 +268,13 @@ def par_trend_points(
     above the cap against."""
     lender = principal.lender_scope
     dates = month_ends(as_of, months)
-    current = queries.position_rows(session, Scope(as_of, lender_id=lender, today=today), borrowers=False)
+    scope = Scope(as_of, lender_id=lender, today=today)
+    # as of today, the point's sums alone (queries.trend_rows), else the positions at as_of
+    current = (
+        queries.trend_rows(session, scope)
+        if scope.current
+        else queries.position_rows(session, scope, borrowers=False)
+    )
     rows = {**snapshots.trend(session, dates[:-1], lender, rate_cap_percent), as_of: current}
     currency = _chart_currency(current, currency)
     points = [

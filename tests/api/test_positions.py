@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from loansvc.auth.principal import Principal
 from loansvc.db.models import Loan
 from loansvc.lending import positions
-from loansvc.reports import queries, service
+from loansvc.reports import frames, queries, service
 from loansvc.reports.queries import Scope
 from tests.api.lending import apply, approve, business_day, lending_world, release
 from tests.api.report_book import book_loan, build_book, monthly, registry
@@ -72,6 +72,15 @@ def test_the_report_from_positions_equals_the_whole_schedule_query(session, book
             assert exact, group_by
             fast = queries.position_rows(session, current, all_currencies=("KHR", "USD"))
             assert _sorted(fast) == _sorted(exact), (lender, group_by)
+        # the PAR trend's current point: its sums alone, the same as the whole-schedule positions'
+        exact = queries.position_rows(session, Scope(as_of=day, lender_id=lender), borrowers=False)
+        point = queries.trend_rows(session, Scope(as_of=day, lender_id=lender, today=day))
+        loans = {c: sum(r["loans"] for r in exact if r["currency"] == c) for c in ("KHR", "USD")}
+        assert {r["currency"]: r["loans"] for r in point} == {c: n for c, n in loans.items() if n}
+        for currency in ("KHR", "USD"):
+            assert frames.trend_point(point, currency) == frames.trend_point(exact, currency), lender
+        late = [r for r in exact if r["par30"] or r["par90"]]
+        assert late or lender is not None, day  # the book has late loans: the PAR sums are not all 0
         for min_days in (1, 30, 90):
             scope = Scope(as_of=day, lender_id=lender)
             exact = queries.delinquent_rows(session, scope, min_days, 50, 0)

@@ -175,6 +175,11 @@ def _grade(oldest_due, bounds: tuple[int, ...], day: date):
     return case(*reversed(whens), else_=CLASSES[0])
 
 
+def _restructured_by(day: date):
+    """The loan was restructured on or before `day` (PAR counts all its principal)."""
+    return and_(Loan.restructured_on.is_not(None), Loan.restructured_on <= day)
+
+
 def _later(column, amount, when, day: date):
     """Per loan, the sum of `amount` over the movements dated after `day`."""
     return (
@@ -267,7 +272,7 @@ def positions(scope: Scope, *, detail: bool = False, exact: bool = False) -> Sel
         else_=_grade(late_on, policy.long_term_bounds, day),
     )
 
-    restructured = and_(Loan.restructured_on.is_not(None), Loan.restructured_on <= day)
+    restructured = _restructured_by(day)
 
     def par(days: int):
         # SEEP: the whole outstanding principal of a loan more than `days` late, and of every
@@ -318,7 +323,7 @@ def _stored_positions(scope: Scope, *, expected: bool = False) -> Select:
     With `expected`, the same scan also sums the expected dues of the loans anchored at as_of and
     counts the others (EXPECTED_SUMS, read by expected_rows in place of its own scan)."""
     day, policy = scope.as_of, scope.policy
-    restructured = and_(Loan.restructured_on.is_not(None), Loan.restructured_on <= day)
+    restructured = _restructured_by(day)
     # the restructured loans still on watch, found first (ix_loans_active_restructured: the few
     # restructured loans, each one's watch worked out from its schedule), then joined to the scan
     # (a hash of those few): no correlated subquery per loan, and the planner sees a grouping of
@@ -397,7 +402,7 @@ def trend_rows(session: Session, scope: Scope) -> list[dict]:
     bucket or class, which PostgreSQL may split between parallel workers."""
     assert scope.current and scope.group_by is None
     day = scope.as_of
-    restructured = and_(Loan.restructured_on.is_not(None), Loan.restructured_on <= day)
+    restructured = _restructured_by(day)
 
     def par(days: int):
         late = or_(Loan.oldest_due_on < _days_before(day, days), restructured)

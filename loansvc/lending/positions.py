@@ -22,7 +22,8 @@ Who writes it:
   position's date, else from its row and its open installments; only the rows whose figures
   change are written (a second run writes nothing; a loan whose figures hold keeps its date).
 `verify(session)` recomputes every position from the history (disbursements, allocations,
-restructures, installments) and lists each difference.
+restructures, installments), and each household's later-loan flags (lending.borrowers), and lists
+each difference.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ from loansvc.domain.arrears import (
     classify,
 )
 from loansvc.jobs import exclusive
-from loansvc.lending import expected, repository
+from loansvc.lending import borrowers, expected, repository
 from loansvc.lending.figures import ZERO, on_watch
 
 SI = ScheduledInstallment
@@ -434,7 +435,8 @@ def refresh(
        each loan's next one: the schedule is read once), or, when few, by batches of BATCH ids
        read first, each loan's row and installments through the primary keys;
     3. loans out of the portfolio (the other statuses, through the status indexes) that still
-       hold a position are emptied.
+       hold a position are emptied;
+    4. the households' later-loan flags (lending.borrowers.recount), where they differ.
     None when another run holds the job's lock (nothing done); else the number of loans written.
     `lateral`: read the stale loans' installments one loan at a time (PostgreSQL only; None: when
     they are fewer than a fifth of the active loans)."""
@@ -483,6 +485,8 @@ def refresh(
     # the statuses named (not `!= 'active'`): the status indexes find the few loans out of the portfolio
     out_of = Loan.status.in_([status for status in LOAN_STATUSES if status != "active"])
     written += _update(session, update(Loan).values(cleared).where(out_of, holds))
+    # the households' later loans (lending.borrowers): nothing to write when the flushes kept them
+    written += borrowers.recount(session)
     session.expire_all()
     return written
 
@@ -602,4 +606,4 @@ def verify(session: Session, policy: ArrearsPolicy = DEFAULT_ARREARS_POLICY, chu
             batch = []
     if batch:
         check(batch)
-    return differences
+    return differences + borrowers.differences(session)

@@ -36,7 +36,6 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session, aliased
 
 from loansvc.db.base import Money
@@ -315,13 +314,27 @@ def _rows(session: Session, query) -> list[dict]:
     return [dict(row) for row in session.execute(query).mappings()]
 
 
-def _stored_positions(scope: Scope, *, expected: bool = False) -> Select:
+def _later_flags(scope: Scope) -> tuple:
+    """The flags (lending.borrowers) that make a loan not its household's first: in the group's
+    borrowers, and in the currency's. A partner's report counts its own lender's borrowers."""
+    if scope.lender_id is not None:
+        group = Loan.later_with_lender_product if scope.group_by == "product" else Loan.later_with_lender
+        return group, Loan.later_with_lender
+    group = {"lender": Loan.later_with_lender, "product": Loan.later_in_product}.get(
+        scope.group_by, Loan.later_in_currency
+    )
+    return group, Loan.later_in_currency
+
+
+def _stored_positions(scope: Scope, *, expected: bool = False, borrowers: bool = False) -> Select:
     """position_rows' "position" part from the stored positions, in two steps: the loans grouped by
     what their bucket, class and PAR depend on (their oldest open due date, short or long term,
     restructured and still on watch, above the cap), a few thousand groups whatever the number of
     loans; then bucket, class and PAR worked out once per group (the same CASEs as `positions`).
     With `expected`, the same scan also sums the expected dues of the loans anchored at as_of and
-    counts the others (EXPECTED_SUMS, read by expected_rows in place of its own scan)."""
+    counts the others (EXPECTED_SUMS, read by expected_rows in place of its own scan). With
+    `borrowers`, each row also counts its loans that are their household's first in the group
+    ("firsts") and in the currency ("currency_firsts"): summed over a group's rows, its borrowers."""
     day, policy = scope.as_of, scope.policy
     restructured = _restructured_by(day)
     # the restructured loans still on watch, found first (ix_loans_active_restructured: the few
@@ -352,6 +365,11 @@ def _stored_positions(scope: Scope, *, expected: bool = False) -> Select:
     inner = inner.add_columns(_money(func.sum(Loan.outstanding_principal)).label("principal"))
     if expected:
         inner = inner.add_columns(*_expected_sums(scope))
+    if borrowers:
+        later_in_group, later_in_currency = _later_flags(scope)
+        inner = inner.add_columns(
+            func.sum(later_in_group).label("later"), func.sum(later_in_currency).label("currency_later")
+        )
     grouped = [*_keys(scope), Loan.currency, *flags]
     g = _scoped(inner.where(_portfolio(scope)), scope).group_by(*grouped).subquery("loan_groups")
     due, principal = g.c.due, g.c.principal
@@ -386,8 +404,12 @@ def _stored_positions(scope: Scope, *, expected: bool = False) -> Select:
         _money(when(g.c.restructured == 1, principal)).label("restructured_balance"),
         null().label("borrowers"),
         literal("position").label("part"),
-        null().label("firsts"),  # the borrowers passes' column (_current_position_rows drops it)
     )
+    if borrowers:
+        query = query.add_columns(
+            (func.sum(g.c.loans) - func.sum(g.c.later)).label("firsts"),
+            (func.sum(g.c.loans) - func.sum(g.c.currency_later)).label("currency_firsts"),
+        )
     if expected:
         sums = [_money(func.sum(g.c[name])).label(name) for name in EXPECTED_COLUMNS]
         query = query.add_columns(*sums, func.sum(g.c.others).label("others"))
@@ -503,101 +525,43 @@ def position_rows(
 def _current_position_rows(
     session: Session, scope: Scope, borrowers: bool, all_currencies: Sequence[str], expected: bool
 ) -> list[dict]:
-    """position_rows as of today, from ix_loans_active_positions alone (index-only scans).
-
-    The borrowers are counted in one pass over the index in its own order (currency, household,
-    lender), keeping the first entry of each run of equal keys, so that no statement sorts or
-    hashes a million households:
-      - no group, or by currency: the distinct (currency, household) pairs;
-      - by site: the same pairs with their site (a household's site is its loans' site; on
-        PostgreSQL the first loan of each pair gives it, DISTINCT ON), each site's pairs counted,
-        and a currency's borrowers are the sum over its sites;
-      - by lender: the distinct (currency, household, lender) triples, each lender's counted; a
-        triple is its household's first in the currency when the one before it in that order is
-        another household's, and those firsts are the currency's borrowers;
-      - by product: the (currency, household, product) triples are sorted or hashed, and the pairs
-        read apart (a product report is a smaller one)."""
-    blanks = [null().label(c) for c in _BLANK_COLUMNS]
+    """position_rows as of today, from ix_loans_active_positions alone (index-only scans): the
+    positions, their expected dues and their borrowers in one scan (_stored_positions; a
+    household's later loans are flagged by the ledger, lending.borrowers). Borrowers over several
+    currencies together (all_currencies, the converted totals, on request only) are the distinct
+    household ids of those currencies, hashed."""
     grouped = scope.group_by is not None
-    parts = [_stored_positions(scope, expected=expected)]
-    more = [null().label(c) for c in EXPECTED_SUMS] if expected else []
-    active = _scoped(select().select_from(Loan).where(_portfolio(scope)), scope)
-
-    def counted(part: str, key: list, currency, firsts=None) -> Select:
-        count = func.count().label("borrowers")
-        first = (func.sum(firsts) if firsts is not None else null()).label("firsts")
-        return select(*key, currency, *blanks, count, literal(part).label("part"), first, *more)
-
-    no_key = [null().label("group_key")] if grouped else []
-    if borrowers and scope.group_by in (None, "currency", "product"):  # the (currency, household) pairs
-        pairs = active.add_columns(Loan.currency, Loan.household_id).distinct().subquery("households")
-        parts.append(counted("currency_borrowers", no_key, pairs.c.currency).group_by(pairs.c.currency))
-    if borrowers and scope.group_by == "site":
-        firsts = active.add_columns(Loan.currency, Loan.household_id, Loan.site_id.label("group_key"))
-        if session.get_bind().dialect.name == "postgresql":  # DISTINCT ON: the pairs' one pass
-            firsts = firsts.ext(distinct_on(Loan.currency, Loan.household_id))
-        else:
-            firsts = firsts.distinct()
-        firsts = firsts.subquery("households")
-        by_site = counted("borrowers", [firsts.c.group_key], firsts.c.currency)
-        parts.append(by_site.group_by(firsts.c.group_key, firsts.c.currency))
-    elif borrowers and scope.group_by == "lender":
-        order = (Loan.currency, Loan.household_id, Loan.lender_id)
-        triples = active.add_columns(*order).distinct().subquery("triples")
-        window = {"order_by": [triples.c.currency, triples.c.household_id, triples.c.lender_id]}
-        before = func.lag(triples.c.household_id).over(**window)
-        other_currency = func.lag(triples.c.currency).over(**window) != triples.c.currency
-        another = or_(before.is_(None), before != triples.c.household_id, other_currency)
-        first = case((another, 1), else_=0)  # the household's first triple in the currency
-        runs = select(triples.c.lender_id, triples.c.currency, first.label("first")).subquery("runs")
-        by_lender = counted("borrowers", [runs.c.lender_id.label("group_key")], runs.c.currency, runs.c.first)
-        parts.append(by_lender.group_by(runs.c.lender_id, runs.c.currency))
-    elif borrowers and scope.group_by == "product":
-        theirs = active.add_columns(Loan.currency, Loan.household_id, Loan.product_id.label("group_key"))
-        theirs = theirs.distinct().subquery("borrowing")
-        by_product = counted("borrowers", [theirs.c.group_key], theirs.c.currency)
-        parts.append(by_product.group_by(theirs.c.group_key, theirs.c.currency))
-    if all_currencies:  # households over several currencies: a hash of their ids, on request only
-        every = active.add_columns(Loan.household_id).where(Loan.currency.in_(all_currencies))
-        every = every.distinct().subquery("all_households")
-        parts.append(counted("all_borrowers", no_key, null().label("currency")).select_from(every))
-    rows = _rows(session, union_all(*parts) if len(parts) > 1 else parts[0])
+    rows = _rows(session, _stored_positions(scope, expected=expected, borrowers=borrowers))
     rows = _expected_apart(rows, grouped) if expected else rows
-    rows = _borrowers_completed(rows, scope.group_by) if borrowers else rows
-    for r in rows:
-        r.pop("firsts", None)  # a lender's firsts: read by _borrowers_completed
+    rows = _borrowers_apart(rows, grouped) if borrowers else rows
+    if all_currencies:
+        active = _scoped(select(Loan.household_id).where(_portfolio(scope)), scope)
+        every = active.where(Loan.currency.in_(all_currencies)).distinct().subquery("all_households")
+        count = session.scalar(select(func.count()).select_from(every))
+        blank = dict.fromkeys(_BLANK_COLUMNS)
+        key = {"group_key": None} if grouped else {}
+        rows.append({**key, "currency": None, **blank, "borrowers": count, "part": "all_borrowers"})
     return rows
 
 
-def _borrowers_completed(rows: list[dict], group_by: str | None) -> list[dict]:
-    """The rows of one borrowers pass (see _current_position_rows) with the part it leaves to be
-    worked out: the groups' "borrowers" from "currency_borrowers" (no group, or by currency), or
-    "currency_borrowers" from the groups' (summed by site; their firsts by lender)."""
-    out = list(rows)
-    if group_by in (None, "currency"):
-        for r in rows:
-            if r["part"] == "currency_borrowers":
-                key = {"group_key": r["currency"]} if group_by else {}
-                out.append({**r, **key, "part": "borrowers"})
-        return out
-    if group_by == "product":
-        return out
-    per_currency: dict[str, int] = {}
+def _borrowers_apart(rows: list[dict], grouped: bool) -> list[dict]:
+    """The position rows without their firsts, and those summed: "borrowers" per group and
+    currency, "currency_borrowers" per currency."""
+    out, per_group, per_currency = [], {}, {}
     for r in rows:
-        if r["part"] == "borrowers":
-            add = r["borrowers"] if group_by == "site" else r["firsts"]
-            per_currency[r["currency"]] = per_currency.get(r["currency"], 0) + add
+        if r["part"] == "position":
+            firsts, currency_firsts = r.pop("firsts"), r.pop("currency_firsts")
+            key = (r.get("group_key"), r["currency"])
+            per_group[key] = per_group.get(key, 0) + firsts
+            per_currency[r["currency"]] = per_currency.get(r["currency"], 0) + currency_firsts
+        out.append(r)
+    blank = dict.fromkeys(_BLANK_COLUMNS)
+    for (group_key, currency), count in sorted(per_group.items(), key=str):
+        key = {"group_key": group_key} if grouped else {}
+        out.append({**key, "currency": currency, **blank, "borrowers": count, "part": "borrowers"})
     for currency, count in sorted(per_currency.items()):
-        blank = dict.fromkeys(_BLANK_COLUMNS)
-        out.append(
-            {
-                "group_key": None,
-                "currency": currency,
-                **blank,
-                "borrowers": count,
-                "part": "currency_borrowers",
-            }
-        )
+        key = {"group_key": None} if grouped else {}
+        out.append({**key, "currency": currency, **blank, "borrowers": count, "part": "currency_borrowers"})
     return out
 
 

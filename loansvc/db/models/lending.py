@@ -8,7 +8,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from loansvc.db.base import Base, IdMixin, Money, Quantity, Rate, TimestampMixin, UTCDateTime, utcnow
@@ -35,6 +46,11 @@ ACTIVE_POSITION_COLUMNS = (
     "oldest_due_on",
     "expected_as_of",
     *(f"expected_{k}" for k in range(1, 7)),
+    # the household's earlier active loans (loansvc.lending.borrowers): borrowers without a DISTINCT
+    "later_in_currency",
+    "later_with_lender",
+    "later_in_product",
+    "later_with_lender_product",
 )
 
 
@@ -170,6 +186,12 @@ class Loan(IdMixin, TimestampMixin, Base):
     expected_4: Mapped[Decimal | None] = mapped_column(Money())
     expected_5: Mapped[Decimal | None] = mapped_column(Money())
     expected_6: Mapped[Decimal | None] = mapped_column(Money())
+    # 1 when the household has an active loan with a smaller id in the same currency (with the same
+    # lender, product, both): kept with every move into or out of the portfolio (lending/borrowers.py)
+    later_in_currency: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    later_with_lender: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    later_in_product: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    later_with_lender_product: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 

@@ -26,7 +26,9 @@ from sqlalchemy import Engine, delete, select, tuple_
 from loansvc.auth.service import create_key
 from loansvc.config import Settings
 from loansvc.db.base import Base
+from loansvc.db.models import Loan
 from loansvc.db.session import Database
+from loansvc.lending import borrowers
 from loansvc.main import create_app
 from tests.api.helpers import create_household, create_lender, create_product, create_site
 from tests.api.lending import ELIGIBLE_FINANCES, consent, materials_product
@@ -227,6 +229,58 @@ def race_of_the_retries(live: Live) -> None:
     assert D(seen["disbursed_amount"]) == D("400")
     history = live.ok("GET", f"/v1/loans/{loan['id']}/history", releaser, status=200)
     assert [e["action"] for e in history["items"]].count("disbursed_cash") == 1
+
+
+def race_of_one_familys_loans(live: Live) -> None:
+    # one family, 6 approved loans with 6 partner MFIs (one open application per lender), all
+    # disbursed at once: each disbursement moves a loan into the portfolio and works out the
+    # family's later-loan flags (lending.borrowers) under a lock on the household. Whatever the
+    # order, 5 of the 6 are "later in the currency" (one borrower, USD) and none is "later with
+    # its lender" (each lender has one loan of the family).
+    admin = live.key("family admin", "admin")
+    officer = live.key("family officer", "loan_officer")
+    family = _family(live, officer, create_site(live.client, officer)["id"])
+    loans, releasers = [], []
+    for k in range(6):
+        mfi = create_lender(live.client, admin)
+        product = create_product(live.client, admin, mfi["id"])
+        partner = live.key(f"family MFI {k}", "partner", mfi["id"])
+        manager = live.key(f"family MFI manager {k}", "partner", mfi["id"])
+        body = {
+            "household_id": family["id"],
+            "product_id": product["id"],
+            "amount": "300",
+            "term": 12,
+            "purpose": "core house",
+            "consent": consent(),
+        }
+        loan = live.ok("POST", "/v1/loans", partner, body)
+        live.ok("POST", f"/v1/loans/{loan['id']}/approve", manager, {}, status=200)
+        loans.append(loan["id"])
+        releasers.append(manager)
+    responses = live.at_once(
+        lambda i: live.client.post(
+            f"/v1/loans/{loans[i]}/disbursements", headers=releasers[i], json=_tranche("300")
+        ),
+        parallel=len(loans),
+    )
+    assert [r.status_code for r in responses] == [201] * len(loans), [r.text for r in responses]
+    with live.database.transaction() as session:
+        assert borrowers.differences(session) == []
+        flags = session.execute(
+            select(Loan.id, Loan.later_in_currency, Loan.later_with_lender).where(Loan.id.in_(loans))
+        ).all()
+    first = min(loans)
+    assert sorted(flags) == sorted((i, 0 if i == first else 1, 0) for i in loans)
+
+
+@pytest.mark.postgres_only
+def test_postgresql_counts_one_borrower_when_a_familys_loans_are_disbursed_at_once(live_pg):
+    race_of_one_familys_loans(live_pg)
+
+
+def test_sqlite_counts_one_borrower_when_a_familys_loans_are_disbursed_at_once(live_sqlite):
+    race_of_one_familys_loans(live_sqlite)
 
 
 @pytest.mark.postgres_only

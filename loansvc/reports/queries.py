@@ -22,8 +22,12 @@ from datetime import date, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 from sqlalchemy import (
+    ARRAY,
     Select,
+    String,
     and_,
+    any_,
+    bindparam,
     case,
     false,
     func,
@@ -32,11 +36,12 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     true,
     type_coerce,
     union_all,
 )
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from loansvc.db.base import Money
 from loansvc.db.models import (
@@ -326,33 +331,50 @@ def _later_flags(scope: Scope) -> tuple:
     return group, Loan.later_in_currency
 
 
-def _stored_positions(scope: Scope, *, expected: bool = False, borrowers: bool = False) -> Select:
+def watched_ids(session: Session, scope: Scope) -> list[str]:
+    """The restructured active loans still on watch as of today (their schedules read through
+    ix_loans_active_restructured: the few restructured loans, each one's watch worked out from its
+    new installments), read before the positions' scan so that the scan has no subquery: on
+    PostgreSQL it may then be split between parallel workers."""
+    day, policy = scope.as_of, scope.policy
+    query = select(Loan.id).where(
+        Loan.status == "active",
+        Loan.restructured_on.is_not(None),
+        Loan.restructured_on <= day,
+        on_watch_sql(Loan, day, policy),
+    )
+    return sorted(session.scalars(_scoped(query, scope)))
+
+
+def _watch(ids: Sequence[str], postgresql: bool):
+    """1 for the loans of `ids`, else 0 (on PostgreSQL one array parameter, however many ids)."""
+    if not ids:
+        return literal_column("0")
+    if postgresql:
+        return case((Loan.id == any_(bindparam("watched", list(ids), type_=ARRAY(String))), 1), else_=0)
+    return case((Loan.id.in_(list(ids)), 1), else_=0)
+
+
+def _stored_positions(
+    scope: Scope,
+    *,
+    expected: bool = False,
+    borrowers: bool = False,
+    watched: Sequence[str] = (),
+    postgresql: bool = False,
+) -> Select:
     """position_rows' "position" part from the stored positions, in two steps: the loans grouped by
     what their bucket, class and PAR depend on (their oldest open due date, short or long term,
     restructured and still on watch, above the cap), a few thousand groups whatever the number of
     loans; then bucket, class and PAR worked out once per group (the same CASEs as `positions`).
+    `watched`: the restructured loans still on watch (watched_ids, read first).
     With `expected`, the same scan also sums the expected dues of the loans anchored at as_of and
     counts the others (EXPECTED_SUMS, read by expected_rows in place of its own scan). With
     `borrowers`, each row also counts its loans that are their household's first in the group
     ("firsts") and in the currency ("currency_firsts"): summed over a group's rows, its borrowers."""
     day, policy = scope.as_of, scope.policy
     restructured = _restructured_by(day)
-    # the restructured loans still on watch, found first (ix_loans_active_restructured: the few
-    # restructured loans, each one's watch worked out from its schedule), then joined to the scan
-    # (a hash of those few): no correlated subquery per loan, and the planner sees a grouping of
-    # few groups (a flag of that small set, not of every loan's id), which it hashes
-    watched = aliased(Loan, name="watched")
-    on_watch = (
-        select(watched.id)
-        .where(
-            watched.status == "active",
-            watched.restructured_on.is_not(None),
-            watched.restructured_on <= day,
-            on_watch_sql(watched, day, policy),
-        )
-        .subquery("on_watch")
-    )
-    watch = case((on_watch.c.id.is_not(None), 1), else_=0)
+    watch = _watch(watched, postgresql)
     flags = [
         Loan.oldest_due_on.label("due"),
         _short_term(policy).label("short"),
@@ -361,7 +383,7 @@ def _stored_positions(scope: Scope, *, expected: bool = False, borrowers: bool =
         case((_apr_above_cap(scope.rate_cap_percent), 1), else_=0).label("above_cap"),
     ]
     inner = select(*_keys(scope), Loan.currency, *flags, func.count().label("loans"))
-    inner = inner.select_from(Loan).outerjoin(on_watch, on_watch.c.id == Loan.id)
+    inner = inner.select_from(Loan)
     inner = inner.add_columns(_money(func.sum(Loan.outstanding_principal)).label("principal"))
     if expected:
         inner = inner.add_columns(*_expected_sums(scope))
@@ -370,7 +392,9 @@ def _stored_positions(scope: Scope, *, expected: bool = False, borrowers: bool =
         inner = inner.add_columns(
             func.sum(later_in_group).label("later"), func.sum(later_in_currency).label("currency_later")
         )
-    grouped = [*_keys(scope), Loan.currency, *flags]
+    # no loan on watch: the flag is the constant 0, not grouped by (a constant would read as a
+    # column's position in GROUP BY)
+    grouped = [*_keys(scope), Loan.currency, *(f for f in flags if watched or f.name != "watch")]
     g = _scoped(inner.where(_portfolio(scope)), scope).group_by(*grouped).subquery("loan_groups")
     due, principal = g.c.due, g.c.principal
     bucket = case(
@@ -531,7 +555,12 @@ def _current_position_rows(
     currencies together (all_currencies, the converted totals, on request only) are the distinct
     household ids of those currencies, hashed."""
     grouped = scope.group_by is not None
-    rows = _rows(session, _stored_positions(scope, expected=expected, borrowers=borrowers))
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    watched = watched_ids(session, scope)
+    query = _stored_positions(
+        scope, expected=expected, borrowers=borrowers, watched=watched, postgresql=postgresql
+    )
+    rows = _rows_planned_for_few_groups(session, query) if postgresql else _rows(session, query)
     rows = _expected_apart(rows, grouped) if expected else rows
     rows = _borrowers_apart(rows, grouped) if borrowers else rows
     if all_currencies:
@@ -542,6 +571,24 @@ def _current_position_rows(
         key = {"group_key": None} if grouped else {}
         rows.append({**key, "currency": None, **blank, "borrowers": count, "part": "all_borrowers"})
     return rows
+
+
+# The positions' groups are few (a few thousand: lender x currency x oldest due date x flags), but
+# PostgreSQL estimates a tenth of the rows (100,000 at 1M loans): it then prices a hash of them
+# above its memory and moving them out of parallel workers above a scan in one process, and picks
+# a sort or a single process. For that one statement: room for the estimate, and the rows a worker
+# hands on priced as what they are (a few thousand). Measured at 1M loans (docs/benchmarks.md).
+_FEW_GROUPS = {"work_mem": "64MB", "parallel_tuple_cost": "0.01"}
+
+
+def _rows_planned_for_few_groups(session: Session, query) -> list[dict]:
+    for name, value in _FEW_GROUPS.items():
+        session.execute(text(f"SET LOCAL {name} = '{value}'"))
+    try:
+        return _rows(session, query)
+    finally:
+        for name in _FEW_GROUPS:
+            session.execute(text(f"RESET {name}"))
 
 
 def _borrowers_apart(rows: list[dict], grouped: bool) -> list[dict]:

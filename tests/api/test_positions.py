@@ -241,6 +241,15 @@ def test_verify_finds_nothing_after_every_kind_of_movement(client, session, monk
             dpd,
             "special_mention",
         )
+    # the current report finds the loan on watch before its scan (queries.watched_ids) and grades
+    # it special mention, as the whole-schedule query does
+    day = date(2026, 10, 21)
+    assert queries.watched_ids(session, Scope(as_of=day, today=day)) == [loan_id]
+    for group_by in (None, "lender", "site"):
+        exact = queries.position_rows(session, Scope(as_of=day, group_by=group_by))
+        fast = queries.position_rows(session, Scope(as_of=day, group_by=group_by, today=day))
+        assert _sorted(fast) == _sorted(exact), group_by
+        assert [r["class"] for r in fast if r["part"] == "position"] == ["special_mention"]
     # nothing paid since: 180 days after the new schedule's first due date (2026-10-05) a write-off
     # (four eyes: two admins) takes the loan out; a recovery changes nothing of it
     business_day(monkeypatch, date(2027, 4, 10))

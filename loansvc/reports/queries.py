@@ -584,11 +584,10 @@ _FEW_GROUPS = {"work_mem": "64MB", "parallel_tuple_cost": "0.01"}
 def _rows_planned_for_few_groups(session: Session, query) -> list[dict]:
     for name, value in _FEW_GROUPS.items():
         session.execute(text(f"SET LOCAL {name} = '{value}'"))
-    try:
-        return _rows(session, query)
-    finally:
-        for name in _FEW_GROUPS:
-            session.execute(text(f"RESET {name}"))
+    rows = _rows(session, query)
+    for name in _FEW_GROUPS:  # the transaction's other statements keep the server's settings
+        session.execute(text(f"RESET {name}"))
+    return rows
 
 
 def _borrowers_apart(rows: list[dict], grouped: bool) -> list[dict]:

@@ -112,6 +112,21 @@ def _family(live: Live, officer: dict, site_id: str) -> dict:
     return create_household(live.client, officer, site_id, **ELIGIBLE_FINANCES)
 
 
+def _approved(live: Live, family: dict, product: dict, amount: str, submitter: dict, approver: dict) -> str:
+    """A loan application of the family's (12 months, with its consent), approved by a second key."""
+    body = {
+        "household_id": family["id"],
+        "product_id": product["id"],
+        "amount": amount,
+        "term": 12,
+        "purpose": "core house",
+        "consent": consent(),
+    }
+    loan = live.ok("POST", "/v1/loans", submitter, body)
+    live.ok("POST", f"/v1/loans/{loan['id']}/approve", approver, {}, status=200)
+    return loan["id"]
+
+
 def _partner_loan(live: Live, amount: str) -> tuple[dict, str]:
     """An approved partner-MFI cash loan of `amount` and the key that releases its tranches (all
     for the foundation, the stage being funded: they need no inspection)."""
@@ -124,17 +139,7 @@ def _partner_loan(live: Live, amount: str) -> tuple[dict, str]:
         live.key("race MFI manager", "partner", mfi["id"]),
     )
     family = _family(live, officer, create_site(live.client, officer)["id"])
-    body = {
-        "household_id": family["id"],
-        "product_id": product["id"],
-        "amount": amount,
-        "term": 12,
-        "purpose": "core house",
-        "consent": consent(),
-    }
-    loan = live.ok("POST", "/v1/loans", submitter, body)
-    live.ok("POST", f"/v1/loans/{loan['id']}/approve", releaser, {}, status=200)
-    return loan, releaser
+    return {"id": _approved(live, family, product, amount, submitter, releaser)}, releaser
 
 
 def _tranche(amount: str) -> dict:
@@ -180,18 +185,7 @@ def race_for_the_last_bags(live: Live) -> None:
     live.ok("POST", "/v1/materials/RACE-CEMENT/receipts", sokha, {"quantity": "10", "supplier": "depot"})
     loans = []
     for _ in range(PARALLEL):
-        family = _family(live, sokha, site["id"])
-        body = {
-            "household_id": family["id"],
-            "product_id": product["id"],
-            "amount": "100",
-            "term": 12,
-            "purpose": "plinth",
-            "consent": consent(),
-        }
-        loan = live.ok("POST", "/v1/loans", sokha, body)
-        live.ok("POST", f"/v1/loans/{loan['id']}/approve", dara, {}, status=200)
-        loans.append(loan["id"])
+        loans.append(_approved(live, _family(live, sokha, site["id"]), product, "100", sokha, dara))
     delivery = {
         "kind": "materials",
         "lines": [{"sku": "RACE-CEMENT", "quantity": "1.5"}],
@@ -246,17 +240,7 @@ def race_of_one_familys_loans(live: Live) -> None:
         product = create_product(live.client, admin, mfi["id"])
         partner = live.key(f"family MFI {k}", "partner", mfi["id"])
         manager = live.key(f"family MFI manager {k}", "partner", mfi["id"])
-        body = {
-            "household_id": family["id"],
-            "product_id": product["id"],
-            "amount": "300",
-            "term": 12,
-            "purpose": "core house",
-            "consent": consent(),
-        }
-        loan = live.ok("POST", "/v1/loans", partner, body)
-        live.ok("POST", f"/v1/loans/{loan['id']}/approve", manager, {}, status=200)
-        loans.append(loan["id"])
+        loans.append(_approved(live, family, product, "300", partner, manager))
         releasers.append(manager)
     responses = live.at_once(
         lambda i: live.client.post(

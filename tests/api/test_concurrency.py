@@ -112,7 +112,7 @@ def _family(live: Live, officer: dict, site_id: str) -> dict:
     return create_household(live.client, officer, site_id, **ELIGIBLE_FINANCES)
 
 
-def _approved(live: Live, family: dict, product: dict, amount: str, submitter: dict, approver: dict) -> str:
+def _approved(live: Live, family: dict, product: dict, amount: str, submitter: dict, approver: dict) -> dict:
     """A loan application of the family's (12 months, with its consent), approved by a second key."""
     body = {
         "household_id": family["id"],
@@ -124,7 +124,7 @@ def _approved(live: Live, family: dict, product: dict, amount: str, submitter: d
     }
     loan = live.ok("POST", "/v1/loans", submitter, body)
     live.ok("POST", f"/v1/loans/{loan['id']}/approve", approver, {}, status=200)
-    return loan["id"]
+    return loan
 
 
 def _partner_loan(live: Live, amount: str) -> tuple[dict, str]:
@@ -139,7 +139,7 @@ def _partner_loan(live: Live, amount: str) -> tuple[dict, str]:
         live.key("race MFI manager", "partner", mfi["id"]),
     )
     family = _family(live, officer, create_site(live.client, officer)["id"])
-    return {"id": _approved(live, family, product, amount, submitter, releaser)}, releaser
+    return _approved(live, family, product, amount, submitter, releaser), releaser
 
 
 def _tranche(amount: str) -> dict:
@@ -185,7 +185,7 @@ def race_for_the_last_bags(live: Live) -> None:
     live.ok("POST", "/v1/materials/RACE-CEMENT/receipts", sokha, {"quantity": "10", "supplier": "depot"})
     loans = []
     for _ in range(PARALLEL):
-        loans.append(_approved(live, _family(live, sokha, site["id"]), product, "100", sokha, dara))
+        loans.append(_approved(live, _family(live, sokha, site["id"]), product, "100", sokha, dara)["id"])
     delivery = {
         "kind": "materials",
         "lines": [{"sku": "RACE-CEMENT", "quantity": "1.5"}],
@@ -240,7 +240,7 @@ def race_of_one_familys_loans(live: Live) -> None:
         product = create_product(live.client, admin, mfi["id"])
         partner = live.key(f"family MFI {k}", "partner", mfi["id"])
         manager = live.key(f"family MFI manager {k}", "partner", mfi["id"])
-        loans.append(_approved(live, family, product, "300", partner, manager))
+        loans.append(_approved(live, family, product, "300", partner, manager)["id"])
         releasers.append(manager)
     responses = live.at_once(
         lambda i: live.client.post(

@@ -27,7 +27,7 @@ from sqlalchemy import Select, case, event, func, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from loansvc.db.models import Household, Loan
-from loansvc.db.models.lending import LOAN_STATUSES
+from loansvc.db.models.lending import OUT_OF_PORTFOLIO_STATUSES
 
 # each flag and what, with the household, makes loans "the same"
 FLAGS = {
@@ -59,7 +59,7 @@ def recount(session: Session, household_ids: Iterable[str] | None = None) -> int
     values = {name: want.c[name] for name in FLAGS}
     written = _execute(session, update(Loan).values(values).where(Loan.id == want.c.id, differ))
     # out of the portfolio: no flag (the statuses named, so the status indexes find the few)
-    out = Loan.status.in_([status for status in LOAN_STATUSES if status != "active"])
+    out = Loan.status.in_(OUT_OF_PORTFOLIO_STATUSES)
     flagged = or_(*(getattr(Loan, name) != 0 for name in FLAGS))
     cleared = update(Loan).values(dict.fromkeys(FLAGS, 0)).where(out, flagged, *where)
     return written + _execute(session, cleared)
@@ -92,9 +92,7 @@ def _execute(session: Session, statement) -> int:
 def _moves_in_or_out(loan: Loan) -> bool:
     """The flush adds or removes this loan from the portfolio (active)."""
     state = inspect(loan)
-    if state.pending:
-        return loan.status == "active"
-    if state.deleted or loan in state.session.deleted:
+    if state.pending or state.deleted or loan in state.session.deleted:
         return loan.status == "active"
     history = state.attrs.status.history
     return "active" in (*history.added, *history.deleted)

@@ -55,7 +55,7 @@ from sqlalchemy.orm import Session, aliased, object_session
 
 from loansvc.db.base import Money
 from loansvc.db.models import Disbursement, Loan, RepaymentAllocation, Restructure, ScheduledInstallment
-from loansvc.db.models.lending import LOAN_STATUSES
+from loansvc.db.models.lending import OUT_OF_PORTFOLIO_STATUSES
 from loansvc.domain.arrears import (
     BUCKETS,
     CLASSES,
@@ -483,7 +483,7 @@ def refresh(
     money = ("outstanding_principal", "principal_overdue", "interest_overdue", "fees_overdue")
     cleared |= dict.fromkeys(money, SQL_ZERO)
     # the statuses named (not `!= 'active'`): the status indexes find the few loans out of the portfolio
-    out_of = Loan.status.in_([status for status in LOAN_STATUSES if status != "active"])
+    out_of = Loan.status.in_(OUT_OF_PORTFOLIO_STATUSES)
     written += _update(session, update(Loan).values(cleared).where(out_of, holds))
     # the households' later loans (lending.borrowers): nothing to write when the flushes kept them
     written += borrowers.recount(session)

@@ -567,9 +567,7 @@ def _current_position_rows(
         active = _scoped(select(Loan.household_id).where(_portfolio(scope)), scope)
         every = active.where(Loan.currency.in_(all_currencies)).distinct().subquery("all_households")
         count = session.scalar(select(func.count()).select_from(every))
-        blank = dict.fromkeys(_BLANK_COLUMNS)
-        key = {"group_key": None} if grouped else {}
-        rows.append({**key, "currency": None, **blank, "borrowers": count, "part": "all_borrowers"})
+        rows.append(_borrowers_row("all_borrowers", grouped, None, None, count))
     return rows
 
 
@@ -601,14 +599,17 @@ def _borrowers_apart(rows: list[dict], grouped: bool) -> list[dict]:
             per_group[key] = per_group.get(key, 0) + firsts
             per_currency[r["currency"]] = per_currency.get(r["currency"], 0) + currency_firsts
         out.append(r)
-    blank = dict.fromkeys(_BLANK_COLUMNS)
     for (group_key, currency), count in sorted(per_group.items(), key=str):
-        key = {"group_key": group_key} if grouped else {}
-        out.append({**key, "currency": currency, **blank, "borrowers": count, "part": "borrowers"})
+        out.append(_borrowers_row("borrowers", grouped, group_key, currency, count))
     for currency, count in sorted(per_currency.items()):
-        key = {"group_key": None} if grouped else {}
-        out.append({**key, "currency": currency, **blank, "borrowers": count, "part": "currency_borrowers"})
+        out.append(_borrowers_row("currency_borrowers", grouped, None, currency, count))
     return out
+
+
+def _borrowers_row(part: str, grouped: bool, group_key, currency, count: int) -> dict:
+    """A row of borrowers, shaped as position_rows' other rows (the position columns blank)."""
+    key = {"group_key": group_key} if grouped else {}
+    return {**key, "currency": currency, **dict.fromkeys(_BLANK_COLUMNS), "borrowers": count, "part": part}
 
 
 def _expected_apart(rows: list[dict], grouped: bool) -> list[dict]:

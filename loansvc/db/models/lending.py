@@ -27,6 +27,8 @@ from loansvc.db.models.enums import one_of
 from loansvc.domain.arrears import BUCKETS, CLASSES
 
 LOAN_STATUSES = ("submitted", "approved", "rejected", "withdrawn", "active", "closed", "written_off")
+# every status but active, named so that the status indexes find the few loans out of the portfolio
+OUT_OF_PORTFOLIO_STATUSES = tuple(status for status in LOAN_STATUSES if status != "active")
 OPEN_APPLICATION_STATUSES = ("submitted", "approved")
 OPEN_APPLICATION_WHERE = "status IN ('submitted', 'approved')"
 ACTIVE_WHERE = "status = 'active'"

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
 from loansvc.db.models import Loan
+from loansvc.domain.arrears import DEFAULT_ARREARS_POLICY, aging_bucket, classify
 from loansvc.domain.money import round_money
 from loansvc.lending import repository
 from loansvc.lending.figures import ZERO, LoanFigures, loan_figures
+from loansvc.lending.terms import has_terms, terms_of
 
 
 def figures_for(session: Session, loans: Sequence[Loan], as_of: date, today: date) -> dict[str, LoanFigures]:
@@ -77,3 +80,70 @@ def page_figures(session: Session, loans: Sequence[Loan], as_of: date, today: da
         counted = _rows_that_count(loan, rows[loan.id], as_of)
         out[loan.id] = replace(loan_figures(loan, counted, as_of, later.get(loan.id)), installments=())
     return out
+
+
+@dataclass(frozen=True)
+class LateFigures:
+    """What a visit list shows of a loan's arrears: the ledger's figures, as LoanFigures has them."""
+
+    days_past_due: int
+    overdue_amount: Decimal
+    outstanding_principal: Decimal
+    bucket: str
+    classification: str
+
+    @classmethod
+    def of(cls, figures: LoanFigures) -> LateFigures:
+        arrears = figures.arrears
+        return cls(
+            arrears.days_past_due,
+            arrears.overdue_amount,
+            figures.outstanding_principal,
+            arrears.bucket,
+            arrears.classification,
+        )
+
+
+def _position_holds(loan: Loan, as_of: date, today: date) -> bool:
+    """Whether the position stored on the loan's row gives its figures as of `as_of` (today):
+    an active loan, neither restructured (its watch reads the new schedule) nor under terms with
+    a late fee (the ledger shows a fee from the day it applies, before a payment charges it),
+    positioned on or before as_of with no open installment falling due from then to before
+    as_of (lending.positions._stale: what it owed late then, it owes late now)."""
+    if as_of != today or loan.status != "active" or loan.restructured_on is not None:
+        return False
+    if loan.position_as_of is None or loan.position_as_of > as_of:
+        return False
+    if loan.next_due_on is not None and loan.next_due_on < as_of:
+        return False
+    return not (has_terms(loan) and terms_of(loan).late_fee)
+
+
+def _from_position(loan: Loan, as_of: date) -> LateFigures:
+    currency = loan.currency
+    late = loan.oldest_due_on is not None and loan.oldest_due_on < as_of
+    dpd = (as_of - loan.oldest_due_on).days if late else 0
+    term_months = terms_of(loan).term_months if has_terms(loan) else Decimal(loan.term)
+    overdue = loan.principal_overdue + loan.interest_overdue + loan.fees_overdue
+    return LateFigures(
+        days_past_due=dpd,
+        overdue_amount=round_money(overdue, currency),
+        outstanding_principal=round_money(max(loan.outstanding_principal, ZERO), currency),
+        bucket=aging_bucket(dpd),
+        classification=classify(dpd, term_months, DEFAULT_ARREARS_POLICY),
+    )
+
+
+def late_figures(session: Session, loans: Sequence[Loan], as_of: date, today: date) -> dict[str, LateFigures]:
+    """A visit list's figures of each loan (days past due, overdue, outstanding principal, bucket,
+    class), the same as `page_figures`' (tests/api/test_late_figures.py checks it on every loan
+    of its book, positioned or not): from the position the ledger keeps on the loan's row where
+    it holds as of `as_of` (`_position_holds`: every ordinary active loan after the night's
+    refresh, no installment read), else from `page_figures`, in its statements, for the others."""
+    clean = not (session.new or session.dirty or session.deleted)
+    held = {loan.id for loan in loans if clean and _position_holds(loan, as_of, today)}
+    rest = page_figures(session, [loan for loan in loans if loan.id not in held], as_of, today)
+    return {
+        loan.id: _from_position(loan, as_of) if loan.id in held else LateFigures.of(rest[loan.id])
+        for loan in loans
+    }

@@ -190,9 +190,10 @@ def delinquent_loans(
     exact_count_limit: int | None = DEFAULT_EXACT_COUNT_LIMIT,
 ) -> CursorPage[DelinquentLoanOut]:
     """The visit list: SQL finds and orders the late loans (the oldest late due date first, then
-    the loan id); the ledger gives each one's figures. A fixed number of statements whatever the
-    page's size or depth: the bounded count, the page's rows, their loans, their schedules (and the
-    movements after a past as_of), their follow-up. `after`: the `next_after` of the page before
+    the loan id); the ledger gives each one's figures (reads.late_figures: as of today, off the
+    position stored on each loan's row where it holds). A fixed number of statements whatever the
+    page's size or depth: the bounded count, the page's rows, their loans, the schedules of those
+    whose position does not hold (and the movements after a past as_of), their follow-up. `after`: the `next_after` of the page before
     (the cursor of its last loan: its oldest late due date and id); `offset` then skips loans from
     there. The total is counted up to `exact_count_limit` loans (None, or `count`: all of them)."""
     scope = Scope(as_of=as_of, lender_id=principal.lender_scope, today=today)
@@ -204,7 +205,7 @@ def delinquent_loans(
     )
     rows, has_more = rows[:limit], len(rows) > limit
     loans = lending_repository.loans_by_ids(session, [r["loan_id"] for r in rows])
-    figures = reads.page_figures(session, list(loans.values()), as_of, today)  # no schedule shown
+    figures = reads.late_figures(session, list(loans.values()), as_of, today)
     follow_up = collections.follow_up_of(session, principal, loans, as_of)
     items = []
     for r in rows:
@@ -226,8 +227,8 @@ def delinquent_loans(
                 oldest_due_date=r["oldest_due"],
                 overdue_amount=f.overdue_amount,
                 outstanding_principal=f.outstanding_principal,
-                bucket=f.arrears.bucket,
-                loan_class=f.arrears.classification,
+                bucket=f.bucket,
+                loan_class=f.classification,
                 **follow_up[r["loan_id"]],
             )
         )

@@ -41,7 +41,8 @@ as a new schedule version. It predicts each answer (201, or 409 OVERPAYMENT / IL
 - the payoff today is the model's: exactly what a payment today needs to close the loan (409 once
   the loan is not active);
 - days past due and the overdue amount; the loan is on the delinquent list (with its oldest
-  late due date) exactly when it is active and late;
+  late due date, its overdue amount, bucket and class: read off the stored position where it
+  holds) exactly when it is active and late;
 - after a write-off: written off, outstanding 0, the written-off principal what was outstanding
   just before; recoveries change neither it nor principal paid;
 - as of a day in the loan's past: the arrears' outstanding, days past due and overdue amount.
@@ -908,6 +909,10 @@ class Story:
         if rows:
             oldest = m.dues[m.late(m.today)[0][0]].due_date
             assert (rows[0]["days_past_due"], rows[0]["oldest_due_date"]) == (dpd, oldest.isoformat())
+            # the list reads the stored position where it holds (reads.late_figures): the same
+            assert Decimal(rows[0]["overdue_amount"]) == overdue
+            got = (rows[0]["bucket"], rows[0]["class"])
+            assert got == (arrears["bucket"], arrears["classification"]), (got, arrears)
 
         # the schedule: the model's current version, paid parts within the parts and the model's
         assert [Due.read(i) for i in schedule] == r.rows

@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     # the in-process worker that delivers webhooks and queued reminders (off in the test suite)
     worker_enabled: bool = True
     worker_poll_seconds: float = Field(default=2.0, gt=0)
+    # move what the process built at startup (modules, the app, its routes and schemas: about 280k
+    # objects) out of the garbage collector's full passes while the app serves (gc.freeze): a full
+    # pass then scans a request's objects only, not all of those (about 90 ms each, which showed
+    # as the lists' p99); false: Python's default, kept for comparison (scripts/bench_lists.py)
+    gc_freeze: bool = True
     # /docs (Swagger UI, served from the package) and /openapi.json; false in production to hide both
     docs_enabled: bool = True
     # the programme's complaints line, printed on every key facts statement ("" = ask the officer)

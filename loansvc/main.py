@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -67,13 +68,20 @@ ROUTERS = [
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """The delivery worker (webhooks, queued reminders) runs with the app unless settings say not."""
-    worker = Worker(app.state.db, app.state.settings) if app.state.settings.worker_enabled else None
+    """The delivery worker (webhooks, queued reminders) runs with the app unless settings say not;
+    what startup built is kept out of the collector's full passes while the app serves (gc_freeze)."""
+    settings = app.state.settings
+    worker = Worker(app.state.db, settings) if settings.worker_enabled else None
     if worker:
         worker.start()
+    if settings.gc_freeze:
+        gc.collect()  # startup's garbage first: frozen objects are never collected
+        gc.freeze()
     try:
         yield
     finally:
+        if settings.gc_freeze:
+            gc.unfreeze()
         if worker:
             worker.stop()
 

@@ -25,6 +25,8 @@ from loansvc.migrate import upgrade
 DEFAULT_PG = "postgresql+psycopg://root@127.0.0.1:5432/test"
 # the in-process delivery worker (webhooks, reminders) is off: a test that wants it turns it on
 os.environ.setdefault("LOANSVC_WORKER_ENABLED", "false")
+# every test's app starts and stops: no full collection and freeze each time (tests/api/test_lifespan.py)
+os.environ.setdefault("LOANSVC_GC_FREEZE", "false")
 
 
 def _test_url(tmp_path_factory) -> str:

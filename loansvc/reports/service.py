@@ -193,9 +193,10 @@ def delinquent_loans(
     the loan id); the ledger gives each one's figures (reads.late_figures: as of today, off the
     position stored on each loan's row where it holds). A fixed number of statements whatever the
     page's size or depth: the bounded count, the page's rows, their loans, the schedules of those
-    whose position does not hold (and the movements after a past as_of), their follow-up. `after`: the `next_after` of the page before
-    (the cursor of its last loan: its oldest late due date and id); `offset` then skips loans from
-    there. The total is counted up to `exact_count_limit` loans (None, or `count`: all of them)."""
+    whose position does not hold (and the movements after a past as_of), their follow-up.
+    `after`: the `next_after` of the page before (the cursor of its last loan: its oldest late due
+    date and id); `offset` then skips loans from there. The total is counted up to
+    `exact_count_limit` loans (None, or `count`: all of them)."""
     scope = Scope(as_of=as_of, lender_id=principal.lender_scope, today=today)
     bound = None if count else exact_count_limit
     keyset = None if after is None else date_id_cursor(after)

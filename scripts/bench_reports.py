@@ -180,6 +180,9 @@ print(json.dumps(out))
 # restructured-watch subquery makes the estimate huge, so a 50 ms statement spends seconds compiling.
 # Each figure is taken with the server's default (jit on) and, beside it, with `-c jit=off`.
 JIT_OFF = {"PGOPTIONS": "-c jit=off"}
+# the lists served with Python's collector as it comes (LOANSVC_GC_FREEZE=false): the baseline of
+# the server's gc.freeze at startup (loansvc.main), in the same run (--skip gc leaves it out)
+GC_DEFAULT = {"LOANSVC_GC_FREEZE": "false"}
 VARIANTS = True  # --skip jit: the figures with the server's default only
 
 
@@ -634,7 +637,11 @@ def table(run: dict) -> list[str]:
     for n, h, label in [
         (n, r[k], note)
         for n, r in sizes.items()
-        for k, note in (("http", ""), ("http_jit_off", ", jit off"))
+        for k, note in (
+            ("http", ""),
+            ("http_jit_off", ", jit off"),
+            ("http_gc_default", ", collector not frozen (baseline)"),
+        )
         if r.get(k)
     ]:
         lines.append(
@@ -759,7 +766,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=4, help="requests per second for each list")
     parser.add_argument("--seconds", type=float, default=15, help="seconds at that rate for each list")
     parser.add_argument(
-        "--skip", default="", help="parts to leave out: refresh,flows,reports,charts,http,jit"
+        "--skip", default="", help="parts to leave out: refresh,flows,reports,charts,http,jit,gc"
     )
     parser.add_argument("--keep", action="store_true", help="keep the database this run created")
     parser.add_argument("--write", action="store_true", help="write the tables into docs/benchmarks.md")
@@ -821,10 +828,14 @@ def main() -> None:
                 "reports": partial(reports, url, as_of),
                 "http": partial(measure, check_wrk=size == sizes[-1]),
                 "http_jit_off": partial(measure, check_wrk=False, env=JIT_OFF),
+                "http_gc_default": partial(measure, check_wrk=False, env=GC_DEFAULT),
                 "charts": partial(snapshots_and_charts, url, as_of),
             }
             for name, part in parts.items():
-                if name.split("_")[0] in skip or (name == "http_jit_off" and "jit" in skip):
+                variant_off = (name == "http_jit_off" and "jit" in skip) or (
+                    name == "http_gc_default" and "gc" in skip
+                )
+                if name.split("_")[0] in skip or variant_off:
                     continue
                 print(f"  [{datetime.now(UTC):%H:%M:%S}] {name}", flush=True)
                 try:

@@ -514,7 +514,8 @@ def table(run: dict) -> list[str]:
     elif invocations > 1:
         how = f"in {invocations} invocations on one database (the first one's own, dropped afterwards): `{run['command']}`."
     elif run["own_db"]:
-        how = f"all in one run: `{run['command']}` (its own database, created and dropped)."
+        fate = "created and kept (--keep)" if "--keep" in run["command"].split() else "created and dropped"
+        how = f"all in one run: `{run['command']}` (its own database, {fate})."
     else:
         how = f"all in one run: `{run['command']}`."
     lines = [

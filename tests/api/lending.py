@@ -247,3 +247,18 @@ def stock(client: TestClient, headers: dict, sku: str) -> tuple[Decimal, Decimal
     assert response.status_code == 200, response.text
     m = response.json()
     return Decimal(m["quantity_on_hand"]), Decimal(m["unit_cost"]), Decimal(m["stock_value"])
+
+
+def late_fee_loan(client: TestClient, session, monkeypatch) -> tuple[dict[str, Any], str]:
+    """A 1,200.00 loan over 12 months on a product with a 5.00 late fee once an installment is more
+    than 10 days overdue: applied on 5 January 2026, approved by the second partner key, released
+    whole on 10 January (installments due on the 10th). The lending world and the loan's id."""
+    world = lending_world(client, session)
+    fee = {"late_fee": "5.00", "late_fee_after_days": 10}
+    product = cash_product(client, world["admin"], world["mfi"]["id"], **fee)
+    business_day(monkeypatch, date(2026, 1, 5))
+    applied = apply(client, world["partner_1"], world["household"]["id"], product["id"], "1200", 12)
+    approve(client, world["partner_2"], applied["id"])
+    business_day(monkeypatch, date(2026, 1, 10))
+    release(client, world["partner_1"], applied["id"], "1200", "foundation", date(2026, 1, 10))
+    return world, applied["id"]

@@ -20,7 +20,7 @@ from sqlalchemy import event
 
 from loansvc.db.models import Loan
 from loansvc.lending import positions, reads
-from tests.api.lending import apply, approve, business_day, cash_product, lending_world, release
+from tests.api.lending import business_day, late_fee_loan
 from tests.api.report_book import build_book
 
 TODAY = date(2026, 7, 10)
@@ -107,17 +107,10 @@ def test_the_positions_read_no_installment(session, book, engine):
 
 
 def test_a_late_fee_not_yet_charged_is_read_from_the_installments(client, session, monkeypatch):
-    """A product with a 5.00 late fee once an installment is more than 10 days overdue: the
-    ledger shows the fee from the day it applies, the position only once a payment charges it."""
-    world = lending_world(client, session)
-    product = cash_product(
-        client, world["admin"], world["mfi"]["id"], late_fee="5.00", late_fee_after_days=10
-    )
-    business_day(monkeypatch, date(2026, 1, 5))
-    applied = apply(client, world["partner_1"], world["household"]["id"], product["id"], "1200", 12)
-    approve(client, world["partner_2"], applied["id"])
-    business_day(monkeypatch, date(2026, 1, 10))
-    release(client, world["partner_1"], applied["id"], "1200", "foundation", date(2026, 1, 10))
+    """tests.api.lending.late_fee_loan: a 5.00 late fee once an installment is more than 10 days
+    overdue. The ledger shows the fee from the day it applies, the position only once a payment
+    charges it."""
+    world, loan_id = late_fee_loan(client, session, monkeypatch)
     # 25 February, nothing paid: installment 1 (due 10 February, 110.02 = 18.00 interest + 92.02
     # principal) is 15 days late, past its 10 days of grace: 110.02 + the 5.00 fee are overdue.
     # After the night's refresh the position holds the 110.02 (no payment charged the fee yet)
@@ -125,7 +118,7 @@ def test_a_late_fee_not_yet_charged_is_read_from_the_installments(client, sessio
     day = date(2026, 2, 25)
     business_day(monkeypatch, day)
     positions.refresh(session, day)
-    loan = session.get(Loan, applied["id"])
+    loan = session.get(Loan, loan_id)
     assert (loan.position_as_of, loan.next_due_on) == (day, date(2026, 3, 10))
     assert loan.principal_overdue + loan.interest_overdue + loan.fees_overdue == Decimal("110.02")
     assert not reads._position_holds(loan, day, day)

@@ -18,7 +18,7 @@ from decimal import Decimal
 import pytest
 
 from tests.api.helpers import assert_problem
-from tests.api.lending import apply, approve, business_day, cash_product, lending_world, release
+from tests.api.lending import apply, approve, business_day, late_fee_loan, lending_world, release
 
 
 def set_day(monkeypatch, day: date) -> None:
@@ -279,27 +279,19 @@ def test_a_write_off_needs_180_days_and_a_second_key(client, loan, monkeypatch):
 
 def test_a_late_fee_is_charged_once_and_paid_first(client, session, monkeypatch):
     """A product with a 5.00 late fee once an installment is more than 10 days overdue."""
-    world = lending_world(client, session)
-    product = cash_product(
-        client, world["admin"], world["mfi"]["id"], late_fee="5.00", late_fee_after_days=10
-    )
-    set_day(monkeypatch, date(2026, 1, 5))
-    applied = apply(client, world["partner_1"], world["household"]["id"], product["id"], "1200", 12)
-    approve(client, world["partner_2"], applied["id"])
-    set_day(monkeypatch, date(2026, 1, 10))
-    release(client, world["partner_1"], applied["id"], "1200", "foundation", date(2026, 1, 10))
+    world, loan_id = late_fee_loan(client, session, monkeypatch)
 
     # Installment 1 (due 10 February, 110.02 = 18.00 interest + 92.02 principal) is paid on 5 March,
     # 23 days late: past the 10 days of grace, so it owes the 5.00 fee. The 110.02 pays, in the
     # product's order, the fee 5.00, the interest 18.00, then 87.02 of principal; 5.00 of principal
     # is left, so on 5 March the loan is still 5 March - 10 February = 23 days past due.
     set_day(monkeypatch, date(2026, 3, 5))
-    paid = pay(client, world["partner_1"], applied["id"], "110.02", date(2026, 3, 5), "R-late")
+    paid = pay(client, world["partner_1"], loan_id, "110.02", date(2026, 3, 5), "R-late")
     assert paid.status_code == 201, paid.text
     assert paid.json()["allocations"] == [
         {"number": 1, "principal": "87.02", "interest": "18.00", "fees": "0.00", "penalty": "5.00"}
     ]
-    late = arrears(client, world["partner_1"], applied["id"], date(2026, 3, 5))
+    late = arrears(client, world["partner_1"], loan_id, date(2026, 3, 5))
     assert late["days_past_due"] == 23
     # what is overdue is the 5.00 left on installment 1; installment 2 is not due until 10 March
     assert late["overdue_amount"] == "5.00"

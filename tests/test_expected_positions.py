@@ -304,3 +304,4 @@ def test_the_stored_dues_cost_one_statement_whatever_the_history(
     refresh_expected(session, day)
     assert len(statements_of(Scope(as_of=day, today=day))) == len(few)
     same_collections(session, day)
+

@@ -24,6 +24,7 @@ from loansvc.config import get_settings
 from loansvc.db.models import PortfolioSnapshotMonth, ReminderRun
 from loansvc.db.session import Database
 from loansvc.jobs import exclusive, held, lock_key
+from loansvc.lending import expected
 from loansvc.migrate import upgrade
 from loansvc.notify import jobs as notify_jobs
 from loansvc.snapshots import service as snapshots
@@ -143,3 +144,30 @@ def test_a_reminders_run_alone_gets_the_lock_and_runs(job_db):
     assert result.exit_code == 0, result.output
     assert "holds the lock" not in result.output
     assert count(job_db, ReminderRun) == 1
+
+
+def test_a_nightly_expected_run_that_writes_most_loans_rebuilds_the_reports_index(job_db):
+    # the rule: a run that wrote at least a quarter of the active loans (every night's run moves
+    # every anchor) leaves the report's index bloated; a run that wrote few does not
+    assert expected.rebuild_due(3, 12) and expected.rebuild_due(12, 12)
+    assert not expected.rebuild_due(2, 12) and not expected.rebuild_due(0, 0)
+    # the cron command on a database without loans writes nothing: nothing rebuilt
+    done = invoke("positions", "expected", "--as-of", "2026-01-31")
+    assert done.exit_code == 0 and "0 loans written" in done.output, done.output
+    assert "rebuilt" not in done.output
+    if job_db.dialect != "postgresql":
+        assert expected.rebuild_report_index(job_db.engine, 1) is False  # PostgreSQL's REINDEX only
+        return
+    query = text(
+        "SELECT c.relname, i.indisvalid, c.oid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+        " WHERE c.relname LIKE :name"
+    )
+    with job_db.engine.connect() as conn:
+        before = conn.execute(query, {"name": expected.REPORT_INDEX + "%"}).all()
+    # one written of none active: due, rebuilt outside any transaction
+    assert expected.rebuild_report_index(job_db.engine, 1) is True
+    with job_db.engine.connect() as conn:
+        after = conn.execute(query, {"name": expected.REPORT_INDEX + "%"}).all()
+    # still one index of that name, valid, and a new one (REINDEX CONCURRENTLY builds a copy, swaps)
+    assert [(name, valid) for name, valid, _ in after] == [(expected.REPORT_INDEX, True)]
+    assert len(before) == 1 and after[0][2] != before[0][2]

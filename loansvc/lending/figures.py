@@ -227,7 +227,7 @@ def loan_figures(
     credit = round_money(loan.credit_balance or ZERO, currency)
     later_credit = max(later.paid_total - sum((sum(p) for p in later.paid.values()), ZERO), ZERO)
     credit = max(credit - later_credit, round_money(ZERO, currency))
-    term_months = terms.term_months if terms else Decimal(loan.term)
+    term_months = term_months_of(loan, terms)
     # a written-off loan is out of the portfolio: nothing of it is "overdue" any more
     counted = () if written_off else views
     arrears = arrears_engine.loan_arrears(
@@ -258,6 +258,11 @@ def loan_figures(
         next_installment=next((v for v in views if v.remaining > 0), None),
         arrears=arrears,
     )
+
+
+def term_months_of(loan, terms: LoanTerms | None) -> Decimal:
+    """The original term in months the classification reads: the frozen terms', else the loan's."""
+    return terms.term_months if terms else Decimal(loan.term)
 
 
 def on_watch(loan, rows: Sequence, as_of: date, policy: ArrearsPolicy) -> bool:

@@ -13,8 +13,8 @@ from loansvc.db.models import Loan
 from loansvc.domain.arrears import DEFAULT_ARREARS_POLICY, aging_bucket, classify
 from loansvc.domain.money import round_money
 from loansvc.lending import repository
-from loansvc.lending.figures import ZERO, LoanFigures, loan_figures
-from loansvc.lending.terms import has_terms, terms_of
+from loansvc.lending.figures import ZERO, LoanFigures, loan_figures, term_months_of
+from loansvc.lending.terms import LoanTerms, has_terms, terms_of
 
 
 def figures_for(session: Session, loans: Sequence[Loan], as_of: date, today: date) -> dict[str, LoanFigures]:
@@ -104,7 +104,11 @@ class LateFigures:
         )
 
 
-def _position_holds(loan: Loan, as_of: date, today: date) -> bool:
+def _terms(loan: Loan) -> LoanTerms | None:
+    return terms_of(loan) if has_terms(loan) else None
+
+
+def _position_holds(loan: Loan, terms: LoanTerms | None, as_of: date, today: date) -> bool:
     """Whether the position stored on the loan's row gives its figures as of `as_of` (today):
     an active loan, neither restructured (its watch reads the new schedule) nor under terms with
     a late fee (the ledger shows a fee from the day it applies, before a payment charges it),
@@ -116,21 +120,20 @@ def _position_holds(loan: Loan, as_of: date, today: date) -> bool:
         return False
     if loan.next_due_on is not None and loan.next_due_on < as_of:
         return False
-    return not (has_terms(loan) and terms_of(loan).late_fee)
+    return not (terms and terms.late_fee)
 
 
-def _from_position(loan: Loan, as_of: date) -> LateFigures:
+def _from_position(loan: Loan, terms: LoanTerms | None, as_of: date) -> LateFigures:
     currency = loan.currency
     late = loan.oldest_due_on is not None and loan.oldest_due_on < as_of
     dpd = (as_of - loan.oldest_due_on).days if late else 0
-    term_months = terms_of(loan).term_months if has_terms(loan) else Decimal(loan.term)
     overdue = loan.principal_overdue + loan.interest_overdue + loan.fees_overdue
     return LateFigures(
         days_past_due=dpd,
         overdue_amount=round_money(overdue, currency),
         outstanding_principal=round_money(max(loan.outstanding_principal, ZERO), currency),
         bucket=aging_bucket(dpd),
-        classification=classify(dpd, term_months, DEFAULT_ARREARS_POLICY),
+        classification=classify(dpd, term_months_of(loan, terms), DEFAULT_ARREARS_POLICY),
     )
 
 
@@ -141,9 +144,12 @@ def late_figures(session: Session, loans: Sequence[Loan], as_of: date, today: da
     it holds as of `as_of` (`_position_holds`: every ordinary active loan after the night's
     refresh, no installment read), else from `page_figures`, in its statements, for the others."""
     clean = not (session.new or session.dirty or session.deleted)
-    held = {loan.id for loan in loans if clean and _position_holds(loan, as_of, today)}
+    terms = {loan.id: _terms(loan) for loan in loans}
+    held = {loan.id for loan in loans if clean and _position_holds(loan, terms[loan.id], as_of, today)}
     rest = page_figures(session, [loan for loan in loans if loan.id not in held], as_of, today)
     return {
-        loan.id: _from_position(loan, as_of) if loan.id in held else LateFigures.of(rest[loan.id])
+        loan.id: _from_position(loan, terms[loan.id], as_of)
+        if loan.id in held
+        else LateFigures.of(rest[loan.id])
         for loan in loans
     }

@@ -48,7 +48,7 @@ def _assert_the_same(session, loans, day):
 
 
 def _held(loans, day) -> set[str]:
-    return {loan.id for loan in loans if reads._position_holds(loan, day, TODAY)}
+    return {loan.id for loan in loans if reads._position_holds(loan, reads._terms(loan), day, TODAY)}
 
 
 def test_before_the_nights_refresh_some_positions_hold_and_all_agree(session, book):
@@ -121,7 +121,7 @@ def test_a_late_fee_not_yet_charged_is_read_from_the_installments(client, sessio
     loan = session.get(Loan, loan_id)
     assert (loan.position_as_of, loan.next_due_on) == (day, date(2026, 3, 10))
     assert loan.principal_overdue + loan.interest_overdue + loan.fees_overdue == Decimal("110.02")
-    assert not reads._position_holds(loan, day, day)
+    assert not reads._position_holds(loan, reads._terms(loan), day, day)
     figures = reads.late_figures(session, [loan], day, day)[loan.id]
     assert (figures.days_past_due, figures.overdue_amount) == (15, Decimal("115.02"))
     listed = client.get("/v1/reports/delinquent-loans", headers=world["partner_1"]).json()["items"]

@@ -376,7 +376,8 @@ def positions_refresh(
 
 @positions_app.command("verify")
 def positions_verify() -> None:
-    """Recompute every loan's position from its history and print each difference (exit 1 if any)."""
+    """Recompute every loan's position from its history and print each difference (exit 1 if any);
+    each payment's and allocation's copy of its loan's report keys is checked too."""
     from loansvc.lending import expected, positions
 
     with _database().transaction() as session:

@@ -170,18 +170,23 @@ def extend(conn: Connection, start: int, stop: int, as_of: date) -> None:
     paid = """FROM generate_series(CAST(:a AS bigint), CAST(:b AS bigint)) n
         JOIN scheduled_installments si ON si.loan_id = 'loan-' || n AND si.version = 1
         WHERE si.fully_paid_on IS NOT NULL"""
+    # the ledger copies the loan's report keys on each payment and allocation (models.repayments.LoanKeys)
+    keys = "l.lender_id, l.site_id, l.product_id, l.currency"
+    keyed = paid.replace("WHERE", "JOIN loans l ON l.id = si.loan_id\n        WHERE")
     conn.execute(
         text(f"""
-        INSERT INTO repayments (id, loan_id, amount, paid_on, reference, channel, created_by, created_at)
-        SELECT 'pay-' || si.loan_id || '-' || si.number, si.loan_id, si.total, si.fully_paid_on,
-            'R' || si.number, 'bench', 'bench', now() {paid}"""),
+        INSERT INTO repayments (id, loan_id, lender_id, site_id, product_id, currency, amount, paid_on,
+            reference, channel, created_by, created_at)
+        SELECT 'pay-' || si.loan_id || '-' || si.number, si.loan_id, {keys}, si.total, si.fully_paid_on,
+            'R' || si.number, 'bench', 'bench', now() {keyed}"""),
         params,
     )
     conn.execute(
         text(f"""
-        INSERT INTO repayment_allocations (repayment_id, loan_id, number, paid_on, principal, interest, fees, penalty)
-        SELECT 'pay-' || si.loan_id || '-' || si.number, si.loan_id, si.number, si.fully_paid_on, si.principal,
-            si.interest, 0, 0 {paid}"""),
+        INSERT INTO repayment_allocations (repayment_id, loan_id, lender_id, site_id, product_id, currency,
+            number, paid_on, principal, interest, fees, penalty)
+        SELECT 'pay-' || si.loan_id || '-' || si.number, si.loan_id, {keys}, si.number, si.fully_paid_on,
+            si.principal, si.interest, 0, 0 {keyed}"""),
         params,
     )
     conn.execute(

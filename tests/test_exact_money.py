@@ -125,9 +125,11 @@ def _insert_payments(session, loan_id: str, tag: str, count: int, paid_on: date,
     session.execute(
         text(
             "WITH RECURSIVE cnt(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM cnt WHERE x < :count) "
-            "INSERT INTO repayments (id, created_at, loan_id, amount, paid_on, reference, created_by) "
-            f"SELECT :tag || x, :now, :loan, {scaled_amount}, :paid_on, :tag || x, 'tests' "
-            "FROM cnt"
+            "INSERT INTO repayments (id, created_at, loan_id, lender_id, site_id, product_id, currency, "
+            "amount, paid_on, reference, created_by) "
+            "SELECT :tag || x, :now, l.id, l.lender_id, l.site_id, l.product_id, l.currency, "
+            f"{scaled_amount}, :paid_on, :tag || x, 'tests' "
+            "FROM cnt JOIN loans l ON l.id = :loan"
         ),
         {
             "count": count,

@@ -194,3 +194,57 @@ def test_amounts_written_before_0005_on_sqlite_read_back_exactly_after_it(tmp_pa
     assert list(product) == [Decimal("18.5"), Decimal("0.1"), Decimal("1234.5678"), None, Decimal(5)]
     assert [str(v) for v in product if v is not None] == ["18.5000", "0.1000", "1234.5678", "5.0000"]
     assert list(material) == [Decimal("0.1"), Decimal("999999999999.9999")]
+
+
+def test_0020_copies_each_loans_report_keys_on_its_payments_and_allocations(tmp_path):
+    """Rows written before 0020 get their loan's lender, site, product and currency; down again,
+    the copies go."""
+    import sqlite3
+
+    from loansvc.migrate import downgrade
+
+    path = tmp_path / "keys.db"
+    url = f"sqlite:///{path}"
+    upgrade(url, "0019")
+    loans = {
+        "loan-usd": ("mfi-a", "site-1", "product-a", "USD"),
+        "loan-khr": ("mfi-b", "site-2", "product-b", "KHR"),
+    }
+    # a plain connection: SQLite leaves foreign keys unchecked, so the loans alone stand for the registry
+    with sqlite3.connect(path) as conn:
+        for n, (loan_id, (lender, site, product, currency)) in enumerate(loans.items()):
+            conn.execute(
+                "INSERT INTO loans (id, household_id, site_id, product_id, lender_id, currency, amount, term,"
+                " purpose, status, submitted_on, submitted_by, submitted_by_key_id, disbursed_amount,"
+                " last_event_on, schedule_version, updated_at, created_at) VALUES (?, 'h', ?, ?, ?, ?, 1000,"
+                " 12, 'house', 'active', '2026-01-01', 't', 't', 1000, '2026-01-01', 1,"
+                " '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000')",
+                (loan_id, site, product, lender, currency),
+            )
+            for k in (1, 2):
+                conn.execute(
+                    "INSERT INTO repayments (id, loan_id, amount, paid_on, reference, created_by, created_at)"
+                    " VALUES (?, ?, 90, '2026-02-01', ?, 't', '2026-02-01 00:00:00.000000')",
+                    (f"pay-{n}-{k}", loan_id, f"R{k}"),
+                )
+                conn.execute(
+                    "INSERT INTO repayment_allocations (repayment_id, loan_id, number, paid_on, principal,"
+                    " interest, fees, penalty) VALUES (?, ?, ?, '2026-02-01', 80, 10, 0, 0)",
+                    (f"pay-{n}-{k}", loan_id, k),
+                )
+
+    def copies(table: str) -> dict[str, set[tuple]]:
+        with sqlite3.connect(path) as conn:
+            rows = conn.execute(f"SELECT loan_id, lender_id, site_id, product_id, currency FROM {table}")
+            out: dict[str, set[tuple]] = {}
+            for loan_id, *keys in rows:
+                out.setdefault(loan_id, set()).add(tuple(keys))
+            return out
+
+    upgrade(url, "0020")
+    for table in ("repayments", "repayment_allocations"):
+        assert copies(table) == {loan_id: {keys} for loan_id, keys in loans.items()}, table
+    downgrade(url, "0019")
+    with sqlite3.connect(path) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(repayments)")}
+    assert "lender_id" not in columns and "loan_id" in columns

@@ -118,7 +118,18 @@ def _allocate(
     return fees, result
 
 
-def _apply(rows, payment_id: str, paid_on: date, fees, result) -> list[RepaymentAllocation]:
+def keys_of(loan: Loan) -> dict[str, str]:
+    """The loan's report keys, copied on each of its movements (models.repayments.LoanKeys)."""
+    return {
+        "lender_id": loan.lender_id,
+        "site_id": loan.site_id,
+        "product_id": loan.product_id,
+        "currency": loan.currency,
+    }
+
+
+def _apply(loan: Loan, rows, payment_id: str, paid_on: date, fees, result) -> list[RepaymentAllocation]:
+    keys = keys_of(loan)
     by_number = {row.number: row for row in rows}
     for number, fee in fees.items():
         by_number[number].penalty = fee
@@ -137,6 +148,7 @@ def _apply(rows, payment_id: str, paid_on: date, fees, result) -> list[Repayment
             RepaymentAllocation(
                 repayment_id=payment_id,
                 loan_id=row.loan_id,
+                **keys,
                 number=line.number,
                 paid_on=paid_on,
                 principal=line.principal,
@@ -163,6 +175,7 @@ def record_payment(session: Session, loan: Loan, payment: PaymentIn) -> Repaymen
     repayment = Repayment(
         id=new_id(),
         loan_id=loan.id,
+        **keys_of(loan),
         kind=kind,
         amount=payment.amount,
         paid_on=payment.paid_on,
@@ -326,7 +339,7 @@ class _Trimmed:
 
 
 def _apply_step(loan: Loan, rows, payment_id: str, paid_on: date, step: _Step) -> list[RepaymentAllocation]:
-    lines = _apply(rows, payment_id, paid_on, step.fees, step.result)
+    lines = _apply(loan, rows, payment_id, paid_on, step.fees, step.result)
     loan.principal_repaid += sum((line.principal for line in step.result.lines), ZERO) + step.prepaid
     if step.prepaid > 0:
         # the excess on principal: a line of its own (number 0), never a future installment's
@@ -334,6 +347,7 @@ def _apply_step(loan: Loan, rows, payment_id: str, paid_on: date, step: _Step) -
             RepaymentAllocation(
                 repayment_id=payment_id,
                 loan_id=loan.id,
+                **keys_of(loan),
                 number=0,
                 paid_on=paid_on,
                 principal=step.prepaid,
@@ -879,6 +893,7 @@ def record_preloaded(
     repayment = Repayment(
         id=repayment_id,
         loan_id=loan.id,
+        **keys_of(loan),
         kind="repayment",
         amount=payment.amount,
         paid_on=payment.paid_on,

@@ -54,7 +54,14 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, aliased, object_session
 
 from loansvc.db.base import Money
-from loansvc.db.models import Disbursement, Loan, RepaymentAllocation, Restructure, ScheduledInstallment
+from loansvc.db.models import (
+    Disbursement,
+    Loan,
+    Repayment,
+    RepaymentAllocation,
+    Restructure,
+    ScheduledInstallment,
+)
 from loansvc.db.models.lending import OUT_OF_PORTFOLIO_STATUSES
 from loansvc.domain.arrears import (
     BUCKETS,
@@ -606,4 +613,27 @@ def verify(session: Session, policy: ArrearsPolicy = DEFAULT_ARREARS_POLICY, chu
             batch = []
     if batch:
         check(batch)
-    return differences + borrowers.differences(session)
+    return differences + borrowers.differences(session) + key_differences(session)
+
+
+MOVEMENT_KEYS = ("lender_id", "site_id", "product_id", "currency")
+
+
+def key_differences(session: Session) -> list[str]:
+    """Each payment or allocation whose copy of its loan's report keys (models.repayments.LoanKeys)
+    is not the loan's, one line a key ("repayment <id>: lender_id stored <value>, the loan's
+    <value>"); the day's flows sum the copies."""
+    lines = []
+    for label, table in (("repayment", Repayment), ("allocation", RepaymentAllocation)):
+        copied = [getattr(table, name) for name in MOVEMENT_KEYS]
+        loans = [getattr(Loan, name) for name in MOVEMENT_KEYS]
+        query = (
+            select(table.id, *copied, *loans)
+            .join(Loan, Loan.id == table.loan_id)
+            .where(or_(*(c.is_distinct_from(k) for c, k in zip(copied, loans, strict=True))))
+            .order_by(table.id)
+        )
+        for row_id, *values in session.execute(query):
+            pairs = zip(MOVEMENT_KEYS, values[:4], values[4:], strict=True)
+            lines += [f"{label} {row_id}: {n} stored {c}, the loan's {k}" for n, c, k in pairs if c != k]
+    return lines

@@ -136,22 +136,19 @@ def active_at(day: date):
     )
 
 
-def _keys(scope: Scope) -> list:
+def _keys(scope: Scope, of=Loan) -> list:
+    """The report's group key, of the loan or of a movement that carries its loan's keys
+    (`of`: a payment or an allocation, models.repayments.LoanKeys). The site is the household's,
+    copied on the loan (a household never moves)."""
     if scope.group_by is None:
         return []
-    column = {
-        "lender": Loan.lender_id,
-        "site": Loan.site_id,  # the household's, copied on the loan (a household never moves)
-        "product": Loan.product_id,
-        "currency": Loan.currency,
-    }[scope.group_by]
-    return [column.label("group_key")]
+    return [getattr(of, GROUP_KEYS[scope.group_by]).label("group_key")]
 
 
-def _scoped(query: Select, scope: Scope) -> Select:
+def _scoped(query: Select, scope: Scope, of=Loan) -> Select:
     """A partner's own lender only."""
     if scope.lender_id is not None:
-        query = query.where(Loan.lender_id == scope.lender_id)
+        query = query.where(of.lender_id == scope.lender_id)
     return query
 
 
@@ -845,8 +842,6 @@ def group_names(session: Session, group_by: str, keys: Sequence[str]) -> dict[st
 # to these same statements over the days not stored yet. The portfolio at the period's start is the
 # portfolio at as_of less the principal movements of the period (service.portfolio_at_start).
 
-ALL_DIMS = (Loan.lender_id, Loan.site_id, Loan.product_id, Loan.currency)
-
 
 def flow_parts(scope: Scope, since: date, until: date, *, period_start: date | None = None) -> list[Select]:
     """One statement per kind over the movements dated in (since, until].
@@ -858,27 +853,29 @@ def flow_parts(scope: Scope, since: date, until: date, *, period_start: date | N
     `closed_before` being the day a loan closed when that was before the installment fell due."""
     per_day = period_start is None
 
-    def part(kind, amount, day, query: Select, *where, closed_before=None) -> Select:
-        # `kind`: a name, or an expression naming each row's kind (several kinds in one scan)
+    def part(kind, amount, day, query: Select, *where, closed_before=None, of=Loan) -> Select:
+        # `kind`: a name, or an expression naming each row's kind (several kinds in one scan);
+        # `of`: what carries the loan's keys (the loan, or a movement that copies them)
         label = literal(kind) if isinstance(kind, str) else kind
         by_kind = [] if isinstance(kind, str) else [label]
         if per_day:
-            dims = [day.label("day"), *ALL_DIMS]
+            dims = [day.label("day"), of.lender_id, of.site_id, of.product_id, of.currency]
             before = (closed_before if closed_before is not None else null()).label("closed_before")
             grouped = [*dims, *by_kind, *([closed_before] if closed_before is not None else [])]
             columns = [*dims, label.label("kind"), before]
         else:
-            query = _scoped(query, scope)
-            dims = [*_keys(scope), Loan.currency]
+            query = _scoped(query, scope, of)
+            dims = [*_keys(scope, of), of.currency]
             grouped = [*dims, *by_kind]
             columns = [*dims, label.label("kind")]
         query = query.add_columns(*columns, _money(func.sum(amount)).label("amount"))
         return query.where(day > since, day <= until, *where).group_by(*grouped)
 
-    payments = select().select_from(Repayment).join(Loan, Loan.id == Repayment.loan_id)
+    # payments and allocations carry their loan's keys: a day's rows alone, no loan read
+    payments = select().select_from(Repayment)
     reversed_ = select(RepaymentReversal.id).where(RepaymentReversal.repayment_id == Repayment.id).exists()
     tranches = select().select_from(Disbursement).join(Loan, Loan.id == Disbursement.loan_id)
-    allocations = select().select_from(RA).join(Loan, Loan.id == RA.loan_id)
+    allocations = select().select_from(RA)
     restructures = select().select_from(Restructure).join(Loan, Loan.id == Restructure.loan_id)
     # each installment twice, once per kind: what fell due, and what was paid on it by then
     due_kinds = union_all(
@@ -898,9 +895,9 @@ def flow_parts(scope: Scope, since: date, until: date, *, period_start: date | N
     disbursed = case((Disbursement.kind == "cash", "disbursed_cash"), else_="disbursed_materials")
     due_amount = case((due_kinds.c.kind == "fallen_due", SI.total), else_=SI.paid_by_due_date)
     return [
-        part(received, Repayment.amount, Repayment.paid_on, payments, ~reversed_),
+        part(received, Repayment.amount, Repayment.paid_on, payments, ~reversed_, of=Repayment),
         part(disbursed, Disbursement.amount, Disbursement.disbursed_on, tranches),
-        part("principal_repaid", RA.principal, RA.paid_on, allocations),
+        part("principal_repaid", RA.principal, RA.paid_on, allocations, of=RA),
         part(
             "capitalised",
             Restructure.capitalised,

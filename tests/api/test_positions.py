@@ -16,11 +16,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from loansvc.auth.principal import Principal
-from loansvc.db.models import Loan
+from loansvc.db.models import Loan, Repayment, RepaymentAllocation
 from loansvc.lending import positions
 from loansvc.reports import frames, queries, service
 from loansvc.reports.queries import Scope
@@ -197,7 +197,7 @@ def test_verify_finds_nothing_after_every_kind_of_movement(client, session, monk
     due = [date.fromisoformat(r["due_date"]) for r in rows]
     installment = rows[0]["total"]
     # installments 1 and 2 on their due dates, 4 days late for 3; then one backdated to 3's due date
-    _pay(client, p1, loan_id, installment, due[0], monkeypatch, "P1")
+    first = _pay(client, p1, loan_id, installment, due[0], monkeypatch, "P1")
     _pay(client, p1, loan_id, installment, due[1], monkeypatch, "P2")
     late = _pay(client, p1, loan_id, "50.00", date(2026, 4, 9), monkeypatch, "P3-late")
     assert positions.verify(session) == []
@@ -265,10 +265,22 @@ def test_verify_finds_nothing_after_every_kind_of_movement(client, session, monk
     assert (gone.outstanding_principal, gone.oldest_due_on, gone.nbc_class) == (0, None, None)
     _pay(client, p1, loan_id, "25.00", date(2027, 4, 10), monkeypatch, "RECOVERY")
     assert positions.verify(session) == []
-    # and it can fail: a column changed by hand is named
+    # every payment (the six above, the recovery too) and every allocation carries the loan's
+    # report keys: the MFI, the household's site, the cash product, USD (the day's flows sum them)
+    keys = (world["mfi"]["id"], world["site"]["id"], world["cash_product"]["id"], "USD")
+    for table, count in ((Repayment, 6), (RepaymentAllocation, None)):
+        copied = select(table.lender_id, table.site_id, table.product_id, table.currency)
+        rows = session.execute(copied.where(table.loan_id == loan_id)).all()
+        assert len(rows) == count if count else len(rows) >= 4, table
+        assert {tuple(r) for r in rows} == {keys}, table
+    # and it can fail: a column changed by hand is named, on the loan or on a payment
     session.execute(update(Loan).where(Loan.id == loan_id).values(days_past_due=7))
+    session.execute(update(Repayment).where(Repayment.id == first).values(site_id="another-site"))
     session.commit()
-    assert positions.verify(session) == [f"loan {loan_id}: days_past_due stored 7, from history 0"]
+    assert positions.verify(session) == [
+        f"loan {loan_id}: days_past_due stored 7, from history 0",
+        f"repayment {first}: site_id stored another-site, the loan's {keys[1]}",
+    ]
 
 
 def test_refresh_moves_what_time_moves_and_is_idempotent(client, session, admin, officer):

@@ -16,7 +16,20 @@ from loansvc.db.base import Base, IdMixin, Money, TimestampMixin, UTCDateTime
 from loansvc.db.models.enums import one_of
 
 
-class Repayment(IdMixin, TimestampMixin, Base):
+class LoanKeys:
+    """The loan's report keys, copied on each movement as it is written (a loan never changes
+    lender, site, product or currency): a day's flows are summed from the movement rows alone,
+    without reading the loans (loansvc.reports.queries.flow_parts). The ledger always writes them
+    (`positions verify` checks each copy against its loan); the columns admit NULL only so that
+    migration 0020 adds them without rebuilding the tables on SQLite."""
+
+    lender_id: Mapped[str] = mapped_column(String(36), nullable=True)
+    site_id: Mapped[str] = mapped_column(String(36), nullable=True)
+    product_id: Mapped[str] = mapped_column(String(36), nullable=True)
+    currency: Mapped[str] = mapped_column(String(3), nullable=True)
+
+
+class Repayment(IdMixin, TimestampMixin, LoanKeys, Base):
     __tablename__ = "repayments"
     __table_args__ = (
         UniqueConstraint("loan_id", "reference", name="uq_repayments_loan_reference"),
@@ -50,7 +63,7 @@ class RepaymentReversal(IdMixin, TimestampMixin, Base):
     created_by: Mapped[str] = mapped_column(String(100))
 
 
-class RepaymentAllocation(Base):
+class RepaymentAllocation(LoanKeys, Base):
     """One payment's share of one installment (projection, rebuilt when the loan's history changes)."""
 
     __tablename__ = "repayment_allocations"

@@ -35,6 +35,7 @@ from loansvc.db.models import (
     ScheduledInstallment,
     ScheduleVersion,
 )
+from loansvc.db.models.repayments import LOAN_KEYS
 from loansvc.domain import repayments as allocation_engine
 from loansvc.domain.errors import Conflict
 from loansvc.domain.money import Rounding, quantum
@@ -120,12 +121,7 @@ def _allocate(
 
 def keys_of(loan: Loan) -> dict[str, str]:
     """The loan's report keys, copied on each of its movements (models.repayments.LoanKeys)."""
-    return {
-        "lender_id": loan.lender_id,
-        "site_id": loan.site_id,
-        "product_id": loan.product_id,
-        "currency": loan.currency,
-    }
+    return {name: getattr(loan, name) for name in LOAN_KEYS}
 
 
 def _apply(loan: Loan, rows, payment_id: str, paid_on: date, fees, result) -> list[RepaymentAllocation]:

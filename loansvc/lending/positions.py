@@ -63,6 +63,7 @@ from loansvc.db.models import (
     ScheduledInstallment,
 )
 from loansvc.db.models.lending import OUT_OF_PORTFOLIO_STATUSES
+from loansvc.db.models.repayments import LOAN_KEYS
 from loansvc.domain.arrears import (
     BUCKETS,
     CLASSES,
@@ -616,17 +617,14 @@ def verify(session: Session, policy: ArrearsPolicy = DEFAULT_ARREARS_POLICY, chu
     return differences + borrowers.differences(session) + key_differences(session)
 
 
-MOVEMENT_KEYS = ("lender_id", "site_id", "product_id", "currency")
-
-
 def key_differences(session: Session) -> list[str]:
     """Each payment or allocation whose copy of its loan's report keys (models.repayments.LoanKeys)
     is not the loan's, one line a key ("repayment <id>: lender_id stored <value>, the loan's
     <value>"); the day's flows sum the copies."""
     lines = []
     for label, table in (("repayment", Repayment), ("allocation", RepaymentAllocation)):
-        copied = [getattr(table, name) for name in MOVEMENT_KEYS]
-        loans = [getattr(Loan, name) for name in MOVEMENT_KEYS]
+        copied = [getattr(table, name) for name in LOAN_KEYS]
+        loans = [getattr(Loan, name) for name in LOAN_KEYS]
         query = (
             select(table.id, *copied, *loans)
             .join(Loan, Loan.id == table.loan_id)
@@ -634,6 +632,7 @@ def key_differences(session: Session) -> list[str]:
             .order_by(table.id)
         )
         for row_id, *values in session.execute(query):
-            pairs = zip(MOVEMENT_KEYS, values[:4], values[4:], strict=True)
+            n = len(LOAN_KEYS)
+            pairs = zip(LOAN_KEYS, values[:n], values[n:], strict=True)
             lines += [f"{label} {row_id}: {n} stored {c}, the loan's {k}" for n, c, k in pairs if c != k]
     return lines

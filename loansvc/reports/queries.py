@@ -57,6 +57,7 @@ from loansvc.db.models import (
     ScheduledInstallment,
     Site,
 )
+from loansvc.db.models.repayments import LOAN_KEYS
 from loansvc.db.query import bounded_count
 from loansvc.domain.arrears import BUCKETS, CLASSES, DEFAULT_ARREARS_POLICY, ArrearsPolicy, aging_bucket
 from loansvc.lending.expected import COLUMNS as EXPECTED_COLUMNS
@@ -859,7 +860,7 @@ def flow_parts(scope: Scope, since: date, until: date, *, period_start: date | N
         label = literal(kind) if isinstance(kind, str) else kind
         by_kind = [] if isinstance(kind, str) else [label]
         if per_day:
-            dims = [day.label("day"), of.lender_id, of.site_id, of.product_id, of.currency]
+            dims = [day.label("day"), *(getattr(of, name) for name in LOAN_KEYS)]
             before = (closed_before if closed_before is not None else null()).label("closed_before")
             grouped = [*dims, *by_kind, *([closed_before] if closed_before is not None else [])]
             columns = [*dims, label.label("kind"), before]

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from loansvc.db.base import Base, IdMixin, Money, TimestampMixin, UTCDateTime
 from loansvc.db.models.enums import one_of
 
+LOAN_KEYS = ("lender_id", "site_id", "product_id", "currency")  # the columns of LoanKeys
+
 
 class LoanKeys:
     """The loan's report keys, copied on each movement as it is written (a loan never changes

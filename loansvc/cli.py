@@ -421,10 +421,12 @@ def positions_expected(
     try:
         rebuilt = expected.rebuild_report_index(database.engine, written)
     except SQLAlchemyError as exc:  # the dues are committed: the old index still serves the report
-        typer.echo(f"warning: {expected.REPORT_INDEX} not rebuilt: {exc.__class__.__name__}", err=True)
+        names = ", ".join(expected.REBUILT_INDEXES)
+        typer.echo(f"warning: {names} not rebuilt: {exc.__class__.__name__}", err=True)
         return
     if rebuilt:
-        typer.echo(f"{expected.REPORT_INDEX} rebuilt (REINDEX CONCURRENTLY): most loans were written")
+        names = ", ".join(expected.REBUILT_INDEXES)
+        typer.echo(f"{names} rebuilt (REINDEX CONCURRENTLY): most loans were written")
 
 
 @app.command("purge-idempotency")

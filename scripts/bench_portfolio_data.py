@@ -7,6 +7,11 @@ for each installment it paid by `as_of`. Behaviours: 80 % pay on the due date, 1
 start..stop-1, so the same database grows 100k -> 300k -> 1M; `built(conn)` says how far a
 database already is, so a run can resume on one it was given (`--db`).
 
+Each chunk's rows are written in the order a live system writes them: the loans, their disbursements
+and their schedules in the order they were disbursed (a loan's 24 installments together), the
+payments and their allocations in the order they were paid. Written loan by loan instead, a day's
+payments lie on as many pages as there are payments (measured at 1M loans: docs/benchmarks.md).
+
 Nothing is ever deleted or truncated here: `seed` adds the lenders, products and sites only when
 they are missing. The per-loan positions the ledger keeps are filled afterwards by the ledger's
 own refresh (`fill_positions`: `loansvc positions refresh`), never by this file's SQL.
@@ -124,7 +129,8 @@ def extend(conn: Connection, start: int, stop: int, as_of: date) -> None:
                 CASE WHEN n % 10 = 0 THEN 'KHR' ELSE 'USD' END AS cur,
                 CASE WHEN n % 10 = 0 THEN (500 + (n * 37) % 4500) * 4100 ELSE 500 + (n * 37) % 4500 END AS amt
             FROM generate_series(CAST(:a AS bigint), CAST(:b AS bigint)) n
-        ) s"""),
+        ) s
+        ORDER BY d, n"""),
         params,
     )
     conn.execute(
@@ -132,7 +138,8 @@ def extend(conn: Connection, start: int, stop: int, as_of: date) -> None:
         INSERT INTO disbursements (id, loan_id, kind, amount, milestone, disbursed_on, created_by, created_at)
         SELECT 'disb-' || n, 'loan-' || n, CASE WHEN n % 3 = 0 THEN 'materials' ELSE 'cash' END, l.amount,
             'foundation', l.first_disbursed_on, 'bench', now()
-        FROM generate_series(CAST(:a AS bigint), CAST(:b AS bigint)) n JOIN loans l ON l.id = 'loan-' || n"""),
+        FROM generate_series(CAST(:a AS bigint), CAST(:b AS bigint)) n JOIN loans l ON l.id = 'loan-' || n
+        ORDER BY l.first_disbursed_on, n"""),
         params,
     )
     # equal principal parts (the last takes the remainder), interest on the declining balance, and what
@@ -164,7 +171,8 @@ def extend(conn: Connection, start: int, stop: int, as_of: date) -> None:
         CROSS JOIN LATERAL (
             SELECT NOT b.never AND (NOT b.stops OR k <= d.stop_after) AND t.paid_on <= :as_of AS paid,
                    t.paid_on
-        ) w"""),
+        ) w
+        ORDER BY l.first_disbursed_on, n, k"""),
         params,
     )
     paid = """FROM generate_series(CAST(:a AS bigint), CAST(:b AS bigint)) n
@@ -178,7 +186,8 @@ def extend(conn: Connection, start: int, stop: int, as_of: date) -> None:
         INSERT INTO repayments (id, loan_id, lender_id, site_id, product_id, currency, amount, paid_on,
             reference, channel, created_by, created_at)
         SELECT 'pay-' || si.loan_id || '-' || si.number, si.loan_id, {keys}, si.total, si.fully_paid_on,
-            'R' || si.number, 'bench', 'bench', now() {keyed}"""),
+            'R' || si.number, 'bench', 'bench', now() {keyed}
+        ORDER BY si.fully_paid_on, si.loan_id, si.number"""),
         params,
     )
     conn.execute(
@@ -186,7 +195,8 @@ def extend(conn: Connection, start: int, stop: int, as_of: date) -> None:
         INSERT INTO repayment_allocations (repayment_id, loan_id, lender_id, site_id, product_id, currency,
             number, paid_on, principal, interest, fees, penalty)
         SELECT 'pay-' || si.loan_id || '-' || si.number, si.loan_id, {keys}, si.number, si.fully_paid_on,
-            si.principal, si.interest, 0, 0 {keyed}"""),
+            si.principal, si.interest, 0, 0 {keyed}
+        ORDER BY si.fully_paid_on, si.loan_id, si.number"""),
         params,
     )
     conn.execute(

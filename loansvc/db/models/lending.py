@@ -55,6 +55,20 @@ ACTIVE_POSITION_COLUMNS = (
     "later_with_lender_product",
 )
 
+# what a day's flows read of the loan of each installment falling due (and of each tranche):
+# carried by ix_loans_flow_lookup, so that each lookup reads that index alone (migration 0021)
+FLOW_LOOKUP_COLUMNS = (
+    "schedule_version",
+    "status",
+    "closed_on",
+    "written_off_on",
+    "lender_id",
+    "site_id",
+    "product_id",
+    "currency",
+)
+FLOW_LOOKUP_INDEX = "ix_loans_flow_lookup"
+
 
 class Loan(IdMixin, TimestampMixin, Base):
     __tablename__ = "loans"
@@ -108,6 +122,9 @@ class Loan(IdMixin, TimestampMixin, Base):
             postgresql_where=text(ACTIVE_WHERE),
             sqlite_where=text(ACTIVE_WHERE),
         ),
+        # today's flows and the nightly fill look up the loan of each installment falling due that
+        # day (about 48,600 at 1M loans on a month end): index-only lookups (0021)
+        Index(FLOW_LOOKUP_INDEX, "id", postgresql_include=list(FLOW_LOOKUP_COLUMNS)),
         # the few active restructured loans, whose watch the current report works out first (0018)
         Index(
             "ix_loans_active_restructured",

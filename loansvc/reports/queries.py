@@ -472,10 +472,9 @@ def _expected_sums(scope: Scope) -> list:
     that ix_loans_active_positions serves the statement alone."""
     assert scope.current
     anchored = Loan.expected_as_of == scope.as_of
-    sums = [
-        _money(func.sum(case((anchored, getattr(Loan, name)), else_=ZERO))).label(name)
-        for name in EXPECTED_COLUMNS
-    ]
+    # FILTER, not a CASE per due: a loan not anchored adds nothing, instead of a zero (a tenth of the
+    # positions statement at 300k loans); a group without an anchored loan sums to NULL, read as 0
+    sums = [_money(func.sum(getattr(Loan, name)).filter(anchored)).label(name) for name in EXPECTED_COLUMNS]
     return [*sums, func.sum(case((anchored, 0), else_=1)).label("others")]
 
 

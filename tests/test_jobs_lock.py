@@ -164,7 +164,7 @@ def test_a_nightly_expected_run_that_writes_most_loans_rebuilds_the_reports_inde
     )
     # the report's index, and the index today's flows look up each installment's loan in (0021)
     names = (expected.REPORT_INDEX, "ix_loans_flow_lookup")
-    assert expected.REBUILT_INDEXES == names
+    assert names == expected.REBUILT_INDEXES
     with job_db.engine.connect() as conn:
         before = {name: conn.execute(query, {"name": name + "%"}).all() for name in names}
     # one written of none active: due, rebuilt outside any transaction

@@ -418,14 +418,13 @@ def positions_expected(
     typer.echo(f"expected dues as of {day.isoformat()}: {written} loans written")
     from sqlalchemy.exc import SQLAlchemyError
 
+    names = ", ".join(expected.REBUILT_INDEXES)
     try:
         rebuilt = expected.rebuild_report_index(database.engine, written)
     except SQLAlchemyError as exc:  # the dues are committed: the old index still serves the report
-        names = ", ".join(expected.REBUILT_INDEXES)
         typer.echo(f"warning: {names} not rebuilt: {exc.__class__.__name__}", err=True)
         return
     if rebuilt:
-        names = ", ".join(expected.REBUILT_INDEXES)
         typer.echo(f"{names} rebuilt (REINDEX CONCURRENTLY): most loans were written")
 
 
